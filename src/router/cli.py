@@ -1,0 +1,291 @@
+"""The command line: a thin layer over the core. Messages for people are in Chinese."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from router.settings import Settings, get_settings
+
+app = typer.Typer(help="人大代表建议分办助手：建议承办单位、职责判定与置信度。", no_args_is_help=True, add_completion=False)
+models_app = typer.Typer(help="模型注册表：列出、启用、回退。", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+err = Console(stderr=True)
+out = Console()
+
+EXIT_INPUT = 2
+EXIT_FAILURE = 1
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _fail(message: str, code: int = EXIT_FAILURE) -> typer.Exit:
+    err.print(f"[bold red]错误：[/]{message}")
+    return typer.Exit(code)
+
+
+def _say(message: str) -> None:
+    err.print(f"[dim]{message}[/]")
+
+
+def _load_router(settings: Settings) -> Any:
+    from router.registry import RegistryError
+    from router.serving import load_router
+
+    try:
+        return load_router(settings, say=_say)
+    except RegistryError as exc:
+        raise _fail(str(exc)) from exc
+
+
+# -- train / evaluate ---------------------------------------------------------------------
+@app.command()
+def train(
+    classifier: Annotated[str, typer.Option(help="svm（LinearSVC+校准）或 logreg")] = "svm",
+    no_promote: Annotated[bool, typer.Option("--no-promote", help="只登记，不启用")] = False,
+    no_cv: Annotated[bool, typer.Option("--no-cv", help="跳过交叉验证")] = False,
+) -> None:
+    """用 data/ 中的语料训练模型，登记到 models/ 并启用。"""
+    from dataclasses import replace
+
+    from router.dataset import CorpusError
+    from router.train import DEFAULT_CONFIG
+    from router.train import train as do_train
+
+    settings = _settings()
+    if classifier not in ("svm", "logreg"):
+        raise _fail("classifier 只能是 svm 或 logreg。", EXIT_INPUT)
+    config = replace(DEFAULT_CONFIG, classifier=classifier)  # type: ignore[arg-type]
+    try:
+        result = do_train(settings, config, promote=not no_promote, cv=not no_cv, say=_say)
+    except CorpusError as exc:
+        raise _fail(str(exc), EXIT_INPUT) from exc
+    _print_metrics(result.version, result.metrics)
+    out.print(f"模型 {result.version} 已登记{'' if no_promote else '并启用'}。")
+
+
+@app.command()
+def evaluate(
+    version: Annotated[str | None, typer.Option(help="要评估的版本，默认为正在服务的版本")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
+    """在固定的留出集上评估模型：各单位 P/R/F1、宏 F1、仅标题、ECE、95% 准确率下的覆盖率。"""
+    from router.registry import Registry, RegistryError
+    from router.serving import ensure_model
+
+    settings = _settings()
+    registry = Registry(settings.models_path)
+    try:
+        version = version or ensure_model(settings, _say)
+        metrics = registry.metrics(version)
+        registry.load(version)
+    except RegistryError as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        sys.stdout.write(json.dumps({"version": version, **metrics}, ensure_ascii=False, indent=2) + "\n")
+        return
+    _print_metrics(version, metrics)
+
+
+def _print_metrics(version: str, m: dict[str, Any]) -> None:
+    full, title = m["full"], m["title_only"]
+    table = Table(title=f"模型 {version} 留出集评估（{full['n']} 条）")
+    for col in ("单位", "精确率", "召回率", "F1", "样本数", "仅标题 F1"):
+        table.add_column(col, justify="right" if col != "单位" else "left")
+    for unit, s in full["per_unit"].items():
+        t = title["per_unit"].get(unit, {})
+        table.add_row(unit, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", str(s["support"]), f"{t.get('f1', 0):.3f}")
+    out.print(table)
+    cov = full["coverage_95"]
+    out.print(f"宏 F1（全文）：{full['macro_f1']:.3f}    宏 F1（仅标题）：{title['macro_f1']:.3f}    准确率：{full['accuracy']:.3f}")
+    out.print(f"校准误差 ECE：{full['ece']:.3f}（仅标题 {title['ece']:.3f}）")
+    out.print(f"95% 准确率下可批量确认：{cov['coverage']:.1%}（置信度 ≥ {cov['threshold']:.2f}）")
+    j = m.get("jurisdiction", {})
+    if j:
+        out.print(
+            f"职责判定准确率：{j['accuracy']:.3f}（宏 F1 {j['macro_f1']:.3f}），职责外召回 {j['outside_recall']:.3f}，"
+            f"责任部门命中 {j['department_hit_rate']:.3f}，需人工复核 {j['needs_review_share']:.1%}"
+        )
+    if "cross_validation" in m:
+        cv = m["cross_validation"]
+        out.print(f"交叉验证（训练集 {cv['folds']} 折）宏 F1：{cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f}")
+    if "train_seconds" in m:
+        out.print(f"训练用时：{m['train_seconds']:.2f} 秒")
+
+
+# -- route --------------------------------------------------------------------------------
+@app.command()
+def route(
+    text: Annotated[str | None, typer.Argument(help="建议正文（或标题+正文）")] = None,
+    title: Annotated[str | None, typer.Option("--title", "-t", help="建议标题")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="从文本文件读取正文（UTF-8）")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出一个 JSON 对象")] = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="从标准输入逐行读取 JSON（title, content），逐行输出")] = False,
+) -> None:
+    """为一条建议给出承办单位建议。"""
+    from router.routing import InputError
+    from router.routing import route as do_route
+
+    settings = _settings()
+    if jsonl:
+        if text or file or title:
+            raise _fail("--jsonl 从标准输入读取，不能同时给出正文、--title 或 --file。", EXIT_INPUT)
+        router = _load_router(settings)
+        _route_jsonl(router, sys.stdin, settings.batch_max_items)
+        return
+    content = text
+    if file is not None:
+        if text:
+            raise _fail("正文和 --file 只能给一个。", EXIT_INPUT)
+        try:
+            content = file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _fail(f"无法读取文件 {file}：{exc}", EXIT_INPUT) from exc
+    router = _load_router(settings)
+    try:
+        decision = do_route(router, title, content)
+    except InputError as exc:
+        raise _fail(str(exc), EXIT_INPUT) from exc
+    if as_json:
+        sys.stdout.write(decision.model_dump_json() + "\n")
+    else:
+        _print_decision(decision)
+
+
+def _jsonl_items(lines: Iterator[str]) -> Iterator[tuple[int, tuple[str | None, str | None] | str]]:
+    """Each input line as (title, content), or as the Chinese reason it cannot be read."""
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            yield n, "空行"
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield n, f"不是合法的 JSON：{exc.msg}"
+            continue
+        if not isinstance(obj, dict):
+            yield n, "每行应是一个 JSON 对象，含 title 和 content"
+            continue
+        title, content = obj.get("title"), obj.get("content")
+        if not all(v is None or isinstance(v, str) for v in (title, content)):
+            yield n, "title 和 content 必须是字符串"
+            continue
+        yield n, (title, content)
+
+
+def _route_jsonl(router: Any, stream: Any, chunk: int) -> None:
+    from router.routing import route_many
+
+    write = sys.stdout.write
+    pending: list[tuple[int, tuple[str | None, str | None] | str]] = []
+
+    def flush() -> None:
+        good = [item for _, item in pending if not isinstance(item, str)]
+        decided = iter(route_many(router, good))  # type: ignore[arg-type]
+        for n, item in pending:
+            result = item if isinstance(item, str) else next(decided)
+            if isinstance(result, str):
+                write(json.dumps({"line": n, "error": {"message": result}}, ensure_ascii=False) + "\n")
+            elif isinstance(result, Exception):
+                write(json.dumps({"line": n, "error": {"message": str(result)}}, ensure_ascii=False) + "\n")
+            else:
+                write(result.model_dump_json() + "\n")
+        pending.clear()
+        sys.stdout.flush()
+
+    for n, item in _jsonl_items(stream):
+        pending.append((n, item))
+        if len(pending) >= chunk:
+            flush()
+    flush()
+
+
+def _print_decision(d: Any) -> None:
+    if d.jurisdiction == "outside":
+        out.print(f"[bold yellow]非公安职责[/]（置信度 {d.confidence:.0%}）")
+        out.print(f"建议转交：{'、'.join(d.departments) or '未能确定责任部门'}")
+    else:
+        out.print(f"建议承办单位：[bold green]{d.unit}[/]（{d.unit_name}），置信度 {d.confidence:.0%}")
+        if d.co_units:
+            out.print(f"建议会办单位：{'、'.join(d.co_units)}")
+        if d.jurisdiction == "partial":
+            out.print(f"[yellow]部分内容非公安职责[/]，建议转交：{'、'.join(d.departments)}")
+    if d.outside_parts:
+        for p in d.outside_parts:
+            out.print(f"  · {p.part} → {'、'.join(p.departments)}（依据：{'、'.join(p.words)}）")
+    alts = "、".join(f"{a.unit} {a.confidence:.0%}" for a in d.alternatives)
+    out.print(f"备选：{alts}")
+    if d.top_terms:
+        out.print(f"主要依据词：{'、'.join(t.term for t in d.top_terms)}")
+    if d.needs_review:
+        out.print(f"[bold red]需人工复核[/]：{'；'.join(d.review_reasons)}")
+    else:
+        out.print("可直接确认。")
+    out.print(f"[dim]模型版本 {d.model_version}[/]")
+
+
+# -- registry -----------------------------------------------------------------------------
+@models_app.command("list")
+def models_list() -> None:
+    """列出已登记的模型版本。"""
+    from router.registry import Registry
+
+    settings = _settings()
+    registry = Registry(settings.models_path)
+    current = registry.current()
+    table = Table(title=f"模型注册表 {settings.models_path}")
+    for col in ("版本", "训练时间", "样本数", "宏 F1", "仅标题宏 F1", "服务中"):
+        table.add_column(col)
+    for v in registry.versions():
+        try:
+            meta, m = registry.metadata(v), registry.metrics(v)
+        except Exception:  # noqa: BLE001 - a broken folder is listed, not fatal
+            table.add_row(v, "?", "?", "?", "?", "")
+            continue
+        table.add_row(
+            v,
+            str(meta.get("created_at", "")),
+            str(meta.get("trained_on", {}).get("rows", "")),
+            f"{m.get('full', {}).get('macro_f1', 0):.3f}",
+            f"{m.get('title_only', {}).get('macro_f1', 0):.3f}",
+            "✔" if v == current else "",
+        )
+    out.print(table)
+
+
+@models_app.command("promote")
+def models_promote(version: str) -> None:
+    """启用指定版本。"""
+    from router.registry import Registry, RegistryError
+
+    try:
+        Registry(_settings().models_path).promote(version, forced=True, reason="manual promote")
+    except RegistryError as exc:
+        raise _fail(str(exc)) from exc
+    out.print(f"已启用模型 {version}。")
+
+
+@models_app.command("rollback")
+def models_rollback() -> None:
+    """回退到上一个启用过的版本。"""
+    from router.registry import Registry, RegistryError
+
+    try:
+        version = Registry(_settings().models_path).rollback()
+    except RegistryError as exc:
+        raise _fail(str(exc)) from exc
+    out.print(f"已回退到模型 {version}。")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

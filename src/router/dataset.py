@@ -1,0 +1,62 @@
+"""The labelled corpus: loading, validation and the fixed train/test split."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from router.labels import LabelSet, load_labels
+from router.text import prepare
+
+COLUMNS = ("id", "title", "content", "unit", "co_units", "jurisdiction", "departments", "note")
+JURISDICTIONS = ("police", "partial", "outside")
+
+
+class CorpusError(ValueError):
+    """The corpus file cannot be used as training data."""
+
+
+def split_list(value: str) -> list[str]:
+    return [v.strip() for v in str(value).split(";") if v.strip()]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_corpus(path: Path, labels: LabelSet | None = None) -> pd.DataFrame:
+    """Read and validate the corpus; adds ``label`` (unit or outside) and ``text``."""
+    labels = labels or load_labels()
+    if not path.is_file():
+        raise CorpusError(f"找不到语料文件：{path}")
+    df = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise CorpusError(f"语料缺少列：{', '.join(missing)}")
+    bad_j = sorted(set(df["jurisdiction"]) - set(JURISDICTIONS))
+    if bad_j:
+        raise CorpusError(f"未知的职责判定：{bad_j}")
+    outside = df["jurisdiction"] == "outside"
+    if (df.loc[outside, "unit"] != "").any():
+        raise CorpusError("职责外（outside）的行不应有承办单位")
+    bad_units = sorted(set(df.loc[~outside, "unit"]) - set(labels.unit_labels))
+    if bad_units:
+        raise CorpusError(f"未知的承办单位：{bad_units}")
+    df["label"] = df["unit"].where(~outside, labels.outside)
+    df["text"] = [prepare(t, c) for t, c in zip(df["title"], df["content"], strict=True)]
+    if (df["text"] == "").any():
+        raise CorpusError("语料中有标题和内容都为空的行")
+    return df
+
+
+def split_corpus(df: pd.DataFrame, seed: int, test_size: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The one fixed split: stratified by label, seeded, never tuned against."""
+    train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=df["label"])
+    return train.reset_index(drop=True), test.reset_index(drop=True)

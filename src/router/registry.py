@@ -1,0 +1,222 @@
+"""The model registry: versioned artifacts under ``models/``, each with metadata and checksums.
+
+Layout::
+
+    models/current             the version that serves (one line)
+    models/history.jsonl       every promotion, for rollback and audit
+    models/<version>/model.joblib, metadata.json, metrics.json, plots
+
+A version is written to a temporary folder and renamed into place, so a crash never leaves a
+half-written version; the ``current`` pointer is replaced atomically. Loading checks the
+artifact's checksum and the library versions it was built with, and only ever reads a
+folder inside the registry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from router import __version__
+from router.dataset import file_sha256
+from router.model import ModelConfig, TextModel
+
+ARTIFACT = "model.joblib"
+METADATA = "metadata.json"
+METRICS = "metrics.json"
+_VERSION_RE = re.compile(r"^v\d{8}-\d{6}(?:-[a-z0-9]{1,12})?$")
+
+
+class RegistryError(RuntimeError):
+    """A model cannot be loaded or promoted; the message says why and what to do."""
+
+
+def library_versions() -> dict[str, str]:
+    import jieba
+    import numpy
+    import rjieba  # noqa: F401
+    import scipy
+    import sklearn
+    from importlib.metadata import version
+
+    return {
+        "router": __version__,
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "jieba": str(jieba.__version__),
+        "rjieba": version("rjieba"),
+    }
+
+
+# A mismatch in these refuses the load: a pickle is only safe on the versions that wrote it.
+_MUST_MATCH = ("scikit-learn", "rjieba", "jieba")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version: str
+    model: TextModel
+    metadata: dict[str, Any]
+    path: Path
+
+
+def now_version(tag: str = "") -> str:
+    stamp = datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
+    return f"{stamp}-{tag}" if tag else stamp
+
+
+class Registry:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    # -- reading -------------------------------------------------------------------------
+    def _dir(self, version: str) -> Path:
+        if not _VERSION_RE.match(version):
+            raise RegistryError(f"模型版本号格式不对：{version!r}")
+        path = (self.root / version).resolve()
+        if path.parent != self.root:
+            raise RegistryError(f"拒绝读取注册表以外的文件：{version!r}")
+        return path
+
+    def versions(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _VERSION_RE.match(p.name))
+
+    def current(self) -> str | None:
+        pointer = self.root / "current"
+        if not pointer.is_file():
+            return None
+        version = pointer.read_text(encoding="utf-8").strip()
+        return version or None
+
+    def metadata(self, version: str) -> dict[str, Any]:
+        path = self._dir(version) / METADATA
+        if not path.is_file():
+            raise RegistryError(f"模型 {version} 不存在或不完整。")
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+
+    def metrics(self, version: str) -> dict[str, Any]:
+        path = self._dir(version) / METRICS
+        if not path.is_file():
+            return {}
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+
+    def load(self, version: str | None = None) -> LoadedModel:
+        version = version or self.current()
+        if version is None:
+            raise RegistryError("注册表中没有正在服务的模型。请先运行 router train。")
+        folder = self._dir(version)
+        meta = self.metadata(version)
+        artifact = folder / ARTIFACT
+        if not artifact.is_file():
+            raise RegistryError(f"模型 {version} 缺少文件 {ARTIFACT}。")
+        digest = file_sha256(artifact)
+        if digest != meta.get("artifact_sha256"):
+            raise RegistryError(f"模型 {version} 的校验和不符，文件可能已损坏或被改动，拒绝加载。")
+        have = library_versions()
+        built = meta.get("versions", {})
+        wrong = [f"{k} {built.get(k)}（当前 {have[k]}）" for k in _MUST_MATCH if built.get(k) != have[k]]
+        if wrong:
+            raise RegistryError(
+                f"模型 {version} 由不同版本的库训练：{'；'.join(wrong)}。请用当前环境重新训练（router train）。"
+            )
+        pipeline = joblib.load(artifact)
+        model = TextModel(pipeline, ModelConfig.from_dict(meta["config"]))
+        return LoadedModel(version, model, meta, folder)
+
+    # -- writing -------------------------------------------------------------------------
+    def save(
+        self,
+        model: TextModel,
+        metadata: dict[str, Any],
+        metrics: dict[str, Any],
+        extra_files: Callable[[Path], None] | None = None,
+        tag: str = "",
+    ) -> str:
+        """Write a new version atomically and return its name; does not promote it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        version = now_version(tag)
+        while (self.root / version).exists():
+            version = now_version(tag + "b" if tag else "b")
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
+        try:
+            joblib.dump(model.pipeline, tmp / ARTIFACT, compress=3)
+            meta = {
+                **metadata,
+                "version": version,
+                "config": model.config.to_dict(),
+                "classes": list(model.classes),
+                "versions": library_versions(),
+                "artifact_sha256": file_sha256(tmp / ARTIFACT),
+                "artifact_bytes": (tmp / ARTIFACT).stat().st_size,
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            _write_json(tmp / METADATA, meta)
+            _write_json(tmp / METRICS, metrics)
+            if extra_files is not None:
+                extra_files(tmp)
+            os.rename(tmp, self.root / version)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return version
+
+    def promote(self, version: str, *, forced: bool = False, reason: str = "") -> None:
+        """Point ``current`` at a version (atomic) and record it in the history."""
+        self.load(version)  # refuses a broken or incompatible artifact before it can serve
+        previous = self.current()
+        _atomic_write(self.root / "current", version + "\n")
+        entry = {
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "version": version,
+            "previous": previous,
+            "forced": forced,
+            "reason": reason,
+        }
+        with (self.root / "history.jsonl").open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+    def history(self) -> list[dict[str, Any]]:
+        path = self.root / "history.jsonl"
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def rollback(self) -> str:
+        """Serve the version that served before the current one."""
+        current = self.current()
+        for entry in reversed(self.history()):
+            if entry["version"] == current and entry.get("previous"):
+                target = str(entry["previous"])
+                self.promote(target, reason=f"rollback from {current}")
+                return target
+        raise RegistryError("没有可以回退到的上一个版本。")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

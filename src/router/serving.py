@@ -1,0 +1,33 @@
+"""Getting a ready :class:`~router.routing.Router`: load the serving model, train one if none."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from router.labels import load_labels
+from router.registry import Registry
+from router.routing import Router
+from router.rules import load_rules
+from router.settings import Settings
+from router.text import init as init_text
+from router.train import thresholds, train
+
+
+def ensure_model(settings: Settings, say: Callable[[str], None] = lambda _m: None) -> str:
+    """The serving version; when the registry is empty, train one from data/ and say so."""
+    registry = Registry(settings.models_path)
+    current = registry.current()
+    if current is not None:
+        return current
+    say(f"注册表 {settings.models_path} 中还没有模型，正在用 {settings.corpus} 训练默认模型……")
+    result = train(settings, cv=False, say=say)
+    say(f"已训练并启用模型 {result.version}。")
+    return result.version
+
+
+def load_router(settings: Settings, version: str | None = None, say: Callable[[str], None] = lambda _m: None) -> Router:
+    init_text()
+    if version is None:
+        version = ensure_model(settings, say)
+    loaded = Registry(settings.models_path).load(version)
+    return Router(loaded.model, loaded.version, load_rules(), load_labels(), thresholds(settings))

@@ -1,0 +1,85 @@
+"""All settings in one place, read from ``ROUTER_*`` environment variables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "secret", "token", "test"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="ignore")
+
+    home: Path = Field(default_factory=Path.cwd, description="Project folder: data/ and models/ live here.")
+    models_dir: Path | None = None
+    corpus_path: Path | None = None
+    database_url: str | None = None
+
+    api_token: str | None = None
+    dev_mode: bool = False
+
+    max_text_chars: int = 20_000
+    batch_max_items: int = 500
+    batch_max_rows: int = 50_000
+    batch_max_file_mb: int = 20
+    due_days: int = 90
+
+    review_confidence: float = 0.6
+    review_margin: float = 0.15
+    co_unit_threshold: float = 0.2
+    duplicate_threshold: float = 0.9
+    related_threshold: float = 0.5
+
+    split_seed: int = 20261127
+    test_size: float = 0.2
+    retrain_macro_f1_margin: float = 0.01
+    retrain_recall_margin: float = 0.05
+
+    @model_validator(mode="after")
+    def _fill_paths(self) -> Settings:
+        self.home = self.home.resolve()
+        if self.models_dir is None:
+            self.models_dir = self.home / "models"
+        if self.corpus_path is None:
+            self.corpus_path = self.home / "data" / "corpus" / "proposals.csv"
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{self.home / 'ledger.db'}"
+        return self
+
+    @property
+    def models_path(self) -> Path:
+        assert self.models_dir is not None
+        return self.models_dir
+
+    @property
+    def corpus(self) -> Path:
+        assert self.corpus_path is not None
+        return self.corpus_path
+
+    @property
+    def db_url(self) -> str:
+        assert self.database_url is not None
+        return self.database_url
+
+    def token_problem(self) -> str | None:
+        """Why the configured API token cannot protect writes, or None when it can."""
+        if self.dev_mode:
+            return None
+        if self.api_token is None or self.api_token.strip().lower() in _PLACEHOLDER_TOKENS:
+            return "未设置 ROUTER_API_TOKEN（或仍是占位值）。请设置一个足够长的随机令牌，或以本地开发模式启动（--dev）。"
+        if len(self.api_token) < 16:
+            return "ROUTER_API_TOKEN 太短，至少需要 16 个字符。"
+        return None
+
+
+def get_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from the process environment, or from ``env`` when a test passes a dict."""
+    if env is None:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    values = {k[len("ROUTER_") :].lower(): v for k, v in env.items() if k.startswith("ROUTER_")}
+    values.update(overrides)
+    return Settings.model_validate(values)

@@ -1,0 +1,120 @@
+"""The one text pipeline: normalise, then segment with a domain dictionary.
+
+Training and serving both call :func:`prepare` and :func:`tokenize`; they are module-level
+functions so that a fitted scikit-learn pipeline pickles them by reference.
+
+Segmentation uses jieba's algorithm without the HMM step. The default backend is ``rjieba``
+(a Rust port, same dictionary, about twenty times faster); ``jieba`` itself is kept as the
+reference, and a parity test proves both give identical tokens on the whole corpus.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable
+from functools import cache
+from importlib import resources
+
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\ufeff]")
+_SPACES = re.compile(r"[ \t\u3000\xa0]+")
+_NEWLINES = re.compile(r"\s*\n\s*")
+_KEEP = re.compile(r"[\u4e00-\u9fff]|[a-z]{2,}|[0-9]")
+_DIGITS = re.compile(r"^[0-9.]+$")
+
+BACKENDS = ("rjieba", "jieba")
+_lock = threading.Lock()
+_cutters: dict[str, Callable[[str], Iterable[str]]] = {}
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width to half-width), drop control characters, fold white space."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _CONTROL.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _SPACES.sub(" ", text)
+    text = _NEWLINES.sub("\n", text)
+    return text.strip()
+
+
+def prepare(title: str | None, content: str | None) -> str:
+    """Join a title and a body into the single normalised text the model reads."""
+    parts = [normalize(p) for p in (title, content) if p]
+    return "\n".join(p for p in parts if p)
+
+
+def _resource_lines(name: str) -> list[str]:
+    raw = resources.files("router").joinpath("resources", name).read_text(encoding="utf-8")
+    return [ln.strip() for ln in raw.splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+@cache
+def user_dictionary() -> tuple[tuple[str, int], ...]:
+    """The domain dictionary as (word, frequency) pairs."""
+    entries = []
+    for line in _resource_lines("user_dict.txt"):
+        word, freq = line.split()
+        entries.append((word, int(freq)))
+    return tuple(entries)
+
+
+@cache
+def stopwords() -> frozenset[str]:
+    return frozenset(_resource_lines("stopwords.txt"))
+
+
+def _make_cutter(backend: str) -> Callable[[str], Iterable[str]]:
+    if backend == "rjieba":
+        import rjieba
+
+        rj = rjieba.Jieba()
+        for word, freq in user_dictionary():
+            rj.add_word(word, freq, None)
+        return lambda s: rj.cut(s, False)
+    if backend == "jieba":
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        tk = jieba.Tokenizer()
+        tk.initialize()
+        for word, freq in user_dictionary():
+            tk.add_word(word, freq)
+        return lambda s: tk.cut(s, HMM=False)
+    raise ValueError(f"unknown segmentation backend {backend!r}; choose one of {BACKENDS}")
+
+
+def default_backend() -> str:
+    return os.environ.get("ROUTER_SEGMENTER", "rjieba")
+
+
+def init(backend: str | None = None) -> None:
+    """Load the dictionary now (before workers fork) rather than on the first request."""
+    _cutter(backend or default_backend())
+
+
+def _cutter(backend: str) -> Callable[[str], Iterable[str]]:
+    cut = _cutters.get(backend)
+    if cut is None:
+        with _lock:
+            cut = _cutters.get(backend)
+            if cut is None:
+                cut = _cutters[backend] = _make_cutter(backend)
+    return cut
+
+
+def segment(text: str, backend: str | None = None) -> list[str]:
+    """Raw segmentation of already normalised text, every token kept."""
+    return list(_cutter(backend or default_backend())(text))
+
+
+def tokenize(text: str) -> list[str]:
+    """Content tokens of normalised text: no punctuation, stop words or bare numbers."""
+    stop = stopwords()
+    out = []
+    for tok in _cutter(default_backend())(text.lower()):
+        if tok in stop or not _KEEP.search(tok) or _DIGITS.match(tok):
+            continue
+        out.append(tok)
+    return out

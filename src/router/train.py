@@ -1,0 +1,145 @@
+"""Training: fit on the fixed split, evaluate honestly, write a new registry version."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold
+
+from router.dataset import file_sha256, load_corpus, split_corpus, split_list
+from router.evaluate import classification_metrics, write_plots
+from router.labels import LabelSet, load_labels
+from router.model import ModelConfig, TextModel
+from router.registry import Registry
+from router.routing import Decision, Router, Thresholds, route_many
+from router.rules import RuleBook, load_rules
+from router.settings import Settings
+from router.text import prepare
+
+Say = Callable[[str], None]
+
+# Chosen by cross-validation on the training split (see `router evaluate --compare`).
+DEFAULT_CONFIG = ModelConfig()
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    version: str
+    metrics: dict[str, Any]
+    seconds: float
+
+
+def thresholds(settings: Settings) -> Thresholds:
+    return Thresholds(
+        review_confidence=settings.review_confidence,
+        review_margin=settings.review_margin,
+        co_unit=settings.co_unit_threshold,
+        max_chars=settings.max_text_chars,
+    )
+
+
+def jurisdiction_metrics(decisions: list[Decision], test: pd.DataFrame) -> dict[str, Any]:
+    gold = list(test["jurisdiction"])
+    pred = [d.jurisdiction for d in decisions]
+    dep_rows = [
+        (set(split_list(g)), set(d.departments))
+        for g, d, j in zip(test["departments"], decisions, gold, strict=True)
+        if j != "police"
+    ]
+    return {
+        "accuracy": float(np.mean([p == g for p, g in zip(pred, gold, strict=True)])),
+        "macro_f1": float(f1_score(gold, pred, labels=["police", "partial", "outside"], average="macro", zero_division=0)),
+        "outside_recall": float(np.mean([p != "police" for p, g in zip(pred, gold, strict=True) if g == "outside"] or [0])),
+        "department_hit_rate": float(np.mean([bool(g & p) for g, p in dep_rows] or [0])),
+        "needs_review_share": float(np.mean([d.needs_review for d in decisions])),
+    }
+
+
+def evaluate_model(
+    model: TextModel, test: pd.DataFrame, rules: RuleBook, labels: LabelSet, settings: Settings, version: str = "candidate"
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Every figure `router evaluate` prints, on one evaluation set."""
+    proba = model.predict_proba(list(test["text"]))
+    full = classification_metrics(list(test["label"]), proba, model.classes)
+    titles = [prepare(t, None) or prepare(None, c) for t, c in zip(test["title"], test["content"], strict=True)]
+    title_only = classification_metrics(list(test["label"]), model.predict_proba(titles), model.classes)
+    router = Router(model, version, rules, labels, thresholds(settings))
+    decisions = [d for d in route_many(router, list(zip(test["title"], test["content"], strict=True))) if isinstance(d, Decision)]
+    metrics = {
+        "full": full,
+        "title_only": {k: title_only[k] for k in ("n", "accuracy", "macro_f1", "ece", "coverage_95", "per_unit")},
+        "jurisdiction": jurisdiction_metrics(decisions, test),
+    }
+    return metrics, proba
+
+
+def cross_validate(train: pd.DataFrame, config: ModelConfig, seed: int, folds: int = 5) -> dict[str, float]:
+    scores = []
+    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for tr, va in skf.split(train["text"], train["label"]):
+        model = TextModel.fit(list(train["text"].iloc[tr]), list(train["label"].iloc[tr]), config)
+        proba = model.predict_proba(list(train["text"].iloc[va]))
+        pred = [model.classes[i] for i in proba.argmax(axis=1)]
+        scores.append(f1_score(list(train["label"].iloc[va]), pred, average="macro"))
+    return {"macro_f1_mean": float(np.mean(scores)), "macro_f1_std": float(np.std(scores)), "folds": folds}
+
+
+def train(
+    settings: Settings,
+    config: ModelConfig = DEFAULT_CONFIG,
+    *,
+    corpus: pd.DataFrame | None = None,
+    data_files: list[Path] | None = None,
+    promote: bool = True,
+    cv: bool = True,
+    say: Say = lambda _msg: None,
+    extra_metadata: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Fit on the training split, evaluate on the held-out split, register (and promote)."""
+    labels, rules = load_labels(), load_rules()
+    data_files = data_files or [settings.corpus]
+    if corpus is None:
+        corpus = load_corpus(settings.corpus, labels)
+    train_df, test_df = split_corpus(corpus, settings.split_seed, settings.test_size)
+    say(f"语料 {len(corpus)} 条：训练 {len(train_df)} 条，留出评估 {len(test_df)} 条（随机种子 {settings.split_seed}）。")
+    started = time.perf_counter()
+    model = TextModel.fit(list(train_df["text"]), list(train_df["label"]), config)
+    seconds = time.perf_counter() - started
+    say(f"训练用时 {seconds:.1f} 秒。正在评估……")
+    metrics, proba = evaluate_model(model, test_df, rules, labels, settings)
+    metrics["train_seconds"] = seconds
+    if cv:
+        metrics["cross_validation"] = cross_validate(train_df, config, settings.split_seed)
+    metadata = {
+        "trained_on": {
+            "files": [{"path": str(p), "sha256": file_sha256(p)} for p in data_files if p.is_file()],
+            "rows": len(corpus),
+            "train_rows": len(train_df),
+            "test_rows": len(test_df),
+            "label_counts": {str(k): int(v) for k, v in corpus["label"].value_counts().items()},
+        },
+        "split": {"seed": settings.split_seed, "test_size": settings.test_size},
+        "labels_version": labels.version,
+        "rules_version": rules.version,
+        "train_seconds": round(seconds, 3),
+        **(extra_metadata or {}),
+    }
+    registry = Registry(settings.models_path)
+
+    def extras(folder: Path) -> None:
+        write_plots(folder, list(test_df["label"]), proba, model.classes)
+        test_df[["id", "title", "content", "label", "jurisdiction", "departments"]].to_csv(
+            folder / "eval_set.csv", index=False, encoding="utf-8-sig"
+        )
+
+    version = registry.save(model, metadata, metrics, extras)
+    if promote:
+        registry.promote(version, reason="train")
+    return TrainResult(version, metrics, seconds)
