@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from router.registry import Registry, RegistryError
+from router.serving import ensure_model
+from router.settings import Settings
+from router.train import train
+
+
+def test_first_use_trains_and_promotes(fresh_home: Settings) -> None:
+    messages: list[str] = []
+    version = ensure_model(fresh_home, messages.append)
+    registry = Registry(fresh_home.models_path)
+    assert registry.current() == version
+    assert any("还没有模型" in m for m in messages)
+    meta = registry.metadata(version)
+    for key in ("versions", "artifact_sha256", "classes", "config", "trained_on", "train_seconds"):
+        assert key in meta
+    assert meta["trained_on"]["files"][0]["sha256"]
+    assert set(meta["versions"]) >= {"scikit-learn", "jieba", "python", "router"}
+    assert (registry.root / version / "confusion_matrix.png").is_file()
+    assert ensure_model(fresh_home, messages.append) == version  # no second training
+
+
+def _one_version(settings: Settings) -> tuple[Registry, str]:
+    version = ensure_model(settings)
+    return Registry(settings.models_path), version
+
+
+def test_tampered_artifact_is_refused(fresh_home: Settings) -> None:
+    registry, version = _one_version(fresh_home)
+    artifact = registry.root / version / "model.joblib"
+    artifact.write_bytes(artifact.read_bytes() + b"x")
+    with pytest.raises(RegistryError, match="校验和不符"):
+        registry.load(version)
+
+
+def test_other_library_version_is_refused(fresh_home: Settings) -> None:
+    registry, version = _one_version(fresh_home)
+    meta_path = registry.root / version / "metadata.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["versions"]["scikit-learn"] = "0.1.0"
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(RegistryError, match="scikit-learn 0.1.0"):
+        registry.load(version)
+
+
+@pytest.mark.parametrize("name", ["../etc", "/tmp/x", "v20260101-000000/../../x", "latest"])
+def test_names_outside_the_registry_are_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(RegistryError):
+        Registry(tmp_path).load(name)
+
+
+def test_empty_registry_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match="router train"):
+        Registry(tmp_path).load()
+
+
+def test_promote_and_rollback(fresh_home: Settings) -> None:
+    registry, first = _one_version(fresh_home)
+    second = train(fresh_home, cv=False, promote=False).version
+    assert registry.current() == first
+    registry.promote(second)
+    assert registry.current() == second
+    assert registry.rollback() == first
+    assert registry.current() == first
+    assert [h["version"] for h in registry.history()] == [first, second, first]
+
+
+def test_failed_save_leaves_no_folder(fresh_home: Settings) -> None:
+    registry, version = _one_version(fresh_home)
+    loaded = registry.load(version)
+
+    def boom(_folder: Path) -> None:
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        registry.save(loaded.model, {}, {}, boom)
+    assert registry.versions() == [version]
+    assert not [p for p in registry.root.iterdir() if p.name.startswith(".tmp-")]
