@@ -78,12 +78,18 @@ def train(
 def evaluate(
     version: Annotated[str | None, typer.Option(help="要评估的版本，默认为正在服务的版本")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+    compare: Annotated[bool, typer.Option("--compare", help="在训练集上交叉验证比较候选模型配置")] = False,
 ) -> None:
     """在固定的留出集上评估模型：各单位 P/R/F1、宏 F1、仅标题、ECE、95% 准确率下的覆盖率。"""
     from router.registry import Registry, RegistryError
     from router.serving import ensure_model
 
     settings = _settings()
+    if compare:
+        from router.train import compare_configs
+
+        compare_configs(settings, say=out.print)
+        return
     registry = Registry(settings.models_path)
     try:
         version = version or ensure_model(settings, _say)

@@ -25,7 +25,7 @@ _NEWLINES = re.compile(r"\s*\n\s*")
 _KEEP = re.compile(r"[\u4e00-\u9fff]|[a-z]{2,}|[0-9]")
 _DIGITS = re.compile(r"^[0-9.]+$")
 
-BACKENDS = ("rjieba", "jieba")
+BACKENDS = ("rjieba", "jieba", "jieba-hmm")
 _lock = threading.Lock()
 _cutters: dict[str, Callable[[str], Iterable[str]]] = {}
 
@@ -73,7 +73,7 @@ def _make_cutter(backend: str) -> Callable[[str], Iterable[str]]:
         for word, freq in user_dictionary():
             rj.add_word(word, freq, None)
         return lambda s: rj.cut(s, False)
-    if backend == "jieba":
+    if backend in ("jieba", "jieba-hmm"):
         import jieba
 
         jieba.setLogLevel(logging.WARNING)
@@ -81,7 +81,8 @@ def _make_cutter(backend: str) -> Callable[[str], Iterable[str]]:
         tk.initialize()
         for word, freq in user_dictionary():
             tk.add_word(word, freq)
-        return lambda s: tk.cut(s, HMM=False)
+        hmm = backend == "jieba-hmm"  # kept only to measure whether HMM helps accuracy
+        return lambda s: tk.cut(s, HMM=hmm)
     raise ValueError(f"unknown segmentation backend {backend!r}; choose one of {BACKENDS}")
 
 

@@ -1,0 +1,74 @@
+"""Data tests on the shipped corpus: schema, vocabulary, counts and near-duplicates."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from router.dataset import COLUMNS, load_corpus, split_list
+from router.labels import load_labels
+from router.similarity import jaccard_pairs, max_jaccard
+from tests.conftest import CORPUS
+
+# Two rows whose character 5-gram sets overlap this much are paraphrases, not two proposals.
+NEAR_DUPLICATE_JACCARD = 0.5
+
+
+def test_file_opens_in_excel_as_utf8_with_bom() -> None:
+    assert CORPUS.read_bytes()[:3] == b"\xef\xbb\xbf"
+
+
+def test_schema_and_vocabulary(corpus: pd.DataFrame) -> None:
+    labels = load_labels()
+    assert list(corpus.columns[: len(COLUMNS)]) == list(COLUMNS)
+    assert corpus["id"].is_unique
+    assert set(corpus["jurisdiction"]) <= {"police", "partial", "outside"}
+    assert (corpus["text"].str.len() > 0).all()
+    units = set(labels.unit_labels)
+    deps = set(labels.departments)
+    for row in corpus.itertuples():
+        co = split_list(row.co_units)
+        dep = split_list(row.departments)
+        assert set(co) <= units and row.unit not in co, row.id
+        assert set(dep) <= deps, row.id
+        if row.jurisdiction == "outside":
+            assert row.unit == "" and dep, row.id
+        elif row.jurisdiction == "partial":
+            assert row.unit in units and dep, row.id
+        else:
+            assert row.unit in units and not dep, row.id
+
+
+def test_counts_per_label(corpus: pd.DataFrame) -> None:
+    assert len(corpus) >= 1800
+    counts = corpus["label"].value_counts()
+    for unit in ("交通管理", "刑侦", "网安", "治安", "政务服务"):
+        assert counts[unit] >= 250, unit
+    for unit in ("人事", "辅警"):
+        assert counts[unit] >= 150, unit
+    assert (corpus["jurisdiction"] == "outside").sum() >= 350
+    mixed = (corpus["co_units"] != "") | (corpus["jurisdiction"] == "partial")
+    assert mixed.sum() >= 200
+    assert (corpus["note"] != "").sum() >= 300
+
+
+def test_lengths_vary(corpus: pd.DataFrame) -> None:
+    lengths = corpus["content"].str.len()
+    assert (lengths == 0).sum() >= 50  # title-only rows, as some ledgers carry
+    assert (lengths.between(1, 40)).sum() >= 100
+    assert (lengths > 500).sum() >= 50
+
+
+def test_no_near_duplicates(corpus: pd.DataFrame) -> None:
+    texts = list(corpus["title"] + corpus["content"])
+    pairs = jaccard_pairs(texts, NEAR_DUPLICATE_JACCARD)
+    shown = [(corpus["id"][i], corpus["id"][j], round(s, 3)) for i, j, s in pairs[:5]]
+    assert not pairs, f"near-duplicate rows: {shown}"
+
+
+def test_similarity_measure_catches_a_paraphrase() -> None:
+    a = "建议在实验小学门口增设护学岗，上下学高峰安排民警值守，保障学生安全。"
+    b = "建议在实验小学门口增设护学岗，上下学高峰安排辅警值守，保障学生安全。"
+    c = "小区楼道里给电动车充电，火灾隐患很大。"
+    assert max_jaccard([a, b])[2] >= NEAR_DUPLICATE_JACCARD
+    assert max_jaccard([a, c])[2] < 0.1
+    assert load_corpus(CORPUS).shape[0] > 0
