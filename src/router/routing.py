@@ -100,9 +100,8 @@ def check_text(title: str | None, content: str | None, max_chars: int) -> str:
 def route(router: Router, title: str | None, content: str | None = None) -> Decision:
     """Route one proposal. Raises :class:`InputError` for empty or oversized text."""
     text = check_text(title, content, router.thresholds.max_chars)
-    x = router.model.vectorize([text])
-    proba = router.model.proba_from_features(x)[0]
-    return _decide(router, text, proba, x)
+    proba, row = router.model.score_one(text)
+    return _decide(router, text, proba, row)
 
 
 def route_many(router: Router, items: Sequence[tuple[str | None, str | None]]) -> list[Decision | InputError]:
@@ -131,7 +130,9 @@ def _departments(hits: list[RuleHit]) -> list[str]:
     return sorted(seen, key=lambda d: seen[d])
 
 
-def _decide(router: Router, text: str, proba: np.ndarray, x_row: sparse.csr_matrix) -> Decision:
+def _decide(
+    router: Router, text: str, proba: np.ndarray, x_row: sparse.csr_matrix | tuple[np.ndarray, np.ndarray]
+) -> Decision:
     th, labels, classes = router.thresholds, router.labels, router.model.classes
     outside = labels.outside
     p_out = float(proba[classes.index(outside)]) if outside in classes else 0.0

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     batch_max_file_mb: int = 20
     due_days: int = 90
 
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8000
+    serve_workers: int = 1
+    max_request_mb: int = 32
+    timezone: str = Field(default="Asia/Shanghai", description="The office's calendar: due dates and overdue.")
+
     review_confidence: float = 0.6
     review_margin: float = 0.15
     co_unit_threshold: float = 0.2
