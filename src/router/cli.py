@@ -240,6 +240,44 @@ def _print_decision(d: Any) -> None:
     out.print(f"[dim]模型版本 {d.model_version}[/]")
 
 
+# -- retrain ------------------------------------------------------------------------------
+@app.command()
+def retrain(
+    files: Annotated[list[Path] | None, typer.Option("--file", "-f", help="往届已标注的台帐（Excel/CSV，含“承办单位”列），可多次给出")] = None,
+    force: Annotated[bool, typer.Option("--force", help="即使未通过不退步门槛也启用，并记录为强制启用")] = False,
+    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="不使用台帐中的分办决定")] = False,
+    no_cv: Annotated[bool, typer.Option("--no-cv", help="跳过交叉验证")] = False,
+) -> None:
+    """用语料、台帐中已确认或改派的决定和往届台帐重训练；只有不退步才启用。"""
+    from router.retrain import Example, RetrainError, file_examples, ledger_examples
+    from router.retrain import retrain as do_retrain
+
+    settings = _settings()
+    extra: list[Example] = []
+    try:
+        if not no_ledger:
+            extra += ledger_examples(settings)
+        for path in files or []:
+            extra += file_examples(path)
+        result = do_retrain(settings, extra, force=force, cv=not no_cv, say=_say)
+    except RetrainError as exc:
+        raise _fail(str(exc)) from exc
+    v = result.verdict
+    out.print(f"候选模型 {result.version}：宏 F1 {v.macro_f1[0]:.3f} → {v.macro_f1[1]:.3f}")
+    for unit, (before, after) in v.recall.items():
+        mark = "[red]↓[/]" if after < before else ""
+        out.print(f"  {unit} 召回 {before:.3f} → {after:.3f} {mark}")
+    if v.passed:
+        out.print(f"[green]通过不退步门槛，已启用 {result.version}。[/]")
+    elif result.forced:
+        out.print(f"[yellow]未通过门槛，但按 --force 强制启用 {result.version}（已记录）：[/]{'；'.join(v.reasons)}")
+    else:
+        out.print(f"[red]未通过门槛，继续使用原模型：[/]{'；'.join(v.reasons)}")
+    out.print(f"报告：{result.report}")
+    if not result.promoted:
+        raise typer.Exit(3)
+
+
 # -- registry -----------------------------------------------------------------------------
 @models_app.command("list")
 def models_list() -> None:

@@ -95,7 +95,6 @@ def _font() -> bool:
     import matplotlib
     from matplotlib import font_manager
 
-    matplotlib.use("Agg")
     matplotlib.rcParams["axes.unicode_minus"] = False
     for name in ("Noto Sans CJK SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Droid Sans Fallback"):
         if any(f.name == name for f in font_manager.fontManager.ttflist):
@@ -108,60 +107,94 @@ def write_plots(
     folder: Path, y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str]
 ) -> list[str]:
     """Confusion matrix (CSV and PNG), reliability plot and accuracy-coverage plot."""
-    with warnings.catch_warnings():
-        if not _font():  # without a CJK font the labels show as boxes; say so once, not per glyph
-            warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        return _plots(folder, y_true, proba, classes)
-
-
-def _plots(folder: Path, y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str]) -> list[str]:
-    import matplotlib.pyplot as plt
-
     classes = list(classes)
     y_pred = [classes[i] for i in proba.argmax(axis=1)]
+    confusion(y_true, y_pred, classes).to_csv(folder / "confusion_matrix.csv", encoding="utf-8-sig")
+    figures = {
+        "confusion_matrix.png": confusion_figure(y_true, y_pred, classes),
+        "reliability.png": reliability_figure(y_true, proba, classes),
+        "coverage.png": coverage_figure(y_true, proba, classes),
+    }
+    for name, fig in figures.items():
+        with _cjk_font():
+            fig.savefig(folder / name, dpi=110)
+    return ["confusion_matrix.csv", *figures]
+
+
+class _cjk_font:  # noqa: N801 - used as a context manager
+    """Use a CJK font when the machine has one; otherwise silence the per-glyph warnings."""
+
+    def __enter__(self) -> None:
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        if not _font():
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+
+    def __exit__(self, *exc: object) -> None:
+        self._ctx.__exit__(*exc)
+
+
+def confusion_figure(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]) -> Any:
+    from matplotlib.figure import Figure
+
+    classes = list(classes)
     table = confusion(y_true, y_pred, classes)
-    table.to_csv(folder / "confusion_matrix.csv", encoding="utf-8-sig")
+    with _cjk_font():
+        fig = Figure(figsize=(7, 6))
+        ax = fig.subplots()
+        ax.imshow(table.values, cmap="Blues")
+        ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+        ax.set_yticks(range(len(classes)), classes)
+        top = table.values.max()
+        for i in range(len(classes)):
+            for j in range(len(classes)):
+                v = table.values[i, j]
+                if v:
+                    ax.text(j, i, str(v), ha="center", va="center", fontsize=8, color="white" if v > top / 2 else "black")
+        ax.set_xlabel("预测")
+        ax.set_ylabel("真实")
+        ax.set_title("混淆矩阵")
+        fig.tight_layout()
+    return fig
 
-    fig, ax = plt.subplots(figsize=(7, 6))
-    ax.imshow(table.values, cmap="Blues")
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
-    for i in range(len(classes)):
-        for j in range(len(classes)):
-            v = table.values[i, j]
-            if v:
-                ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
-                        color="white" if v > table.values.max() / 2 else "black")
-    ax.set_xlabel("预测")
-    ax.set_ylabel("真实")
-    ax.set_title("混淆矩阵")
-    fig.tight_layout()
-    fig.savefig(folder / "confusion_matrix.png", dpi=110)
-    plt.close(fig)
 
-    confidence = proba.max(axis=1)
-    correct = np.asarray([p == t for p, t in zip(y_pred, y_true, strict=True)], dtype=float)
+def _top(y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    pred = [list(classes)[i] for i in proba.argmax(axis=1)]
+    correct = np.asarray([p == t for p, t in zip(pred, y_true, strict=True)], dtype=float)
+    return proba.max(axis=1), correct
+
+
+def reliability_figure(y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str]) -> Any:
+    from matplotlib.figure import Figure
+
+    confidence, correct = _top(y_true, proba, classes)
     rel = reliability_table(confidence, correct)
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot([0, 1], [0, 1], "--", color="grey", label="完全校准")
-    ax.plot([r["confidence"] for r in rel], [r["accuracy"] for r in rel], "o-", label="模型")
-    ax.set_xlabel("置信度")
-    ax.set_ylabel("准确率")
-    ax.set_title(f"可靠性图（ECE={expected_calibration_error(confidence, correct):.3f}）")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(folder / "reliability.png", dpi=110)
-    plt.close(fig)
+    with _cjk_font():
+        fig = Figure(figsize=(5, 5))
+        ax = fig.subplots()
+        ax.plot([0, 1], [0, 1], "--", color="grey", label="完全校准")
+        ax.plot([r["confidence"] for r in rel], [r["accuracy"] for r in rel], "o-", label="模型")
+        ax.set_xlabel("置信度")
+        ax.set_ylabel("准确率")
+        ax.set_title(f"可靠性图（ECE={expected_calibration_error(confidence, correct):.3f}）")
+        ax.legend()
+        fig.tight_layout()
+    return fig
 
+
+def coverage_figure(y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str]) -> Any:
+    from matplotlib.figure import Figure
+
+    confidence, correct = _top(y_true, proba, classes)
     cov, acc = coverage_curve(confidence, correct)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(cov, acc)
-    ax.axhline(0.95, color="grey", linestyle="--")
-    ax.set_xlabel("覆盖率（按置信度从高到低确认的比例）")
-    ax.set_ylabel("准确率")
-    ax.set_ylim(0.5, 1.01)
-    ax.set_title("准确率—覆盖率曲线")
-    fig.tight_layout()
-    fig.savefig(folder / "coverage.png", dpi=110)
-    plt.close(fig)
-    return ["confusion_matrix.csv", "confusion_matrix.png", "reliability.png", "coverage.png"]
+    with _cjk_font():
+        fig = Figure(figsize=(6, 4))
+        ax = fig.subplots()
+        ax.plot(cov, acc)
+        ax.axhline(0.95, color="grey", linestyle="--")
+        ax.set_xlabel("覆盖率（按置信度从高到低确认的比例）")
+        ax.set_ylabel("准确率")
+        ax.set_ylim(0.5, 1.01)
+        ax.set_title("准确率—覆盖率曲线")
+        fig.tight_layout()
+    return fig

@@ -39,9 +39,10 @@ class LabelSet:
         return (*self.unit_labels, self.outside)
 
     def canonical(self, label: str) -> str:
-        """Map an old or alias unit name to the current label; unknown names raise."""
+        """Map an old name, an alias or a unit's full name to the current label; unknown raises."""
         label = label.strip()
         label = self.aliases.get(label, label)
+        label = next((u.label for u in self.units if u.unit == label), label)
         if label not in self.classes:
             raise ValueError(f"未知的承办单位：{label}")
         return label

@@ -1,0 +1,214 @@
+"""What goes into and comes out of the ledger, validated once for the API and the batch import.
+
+Validation messages are Chinese: the API shows them to the dispatcher as they are.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from router.labels import load_labels
+from router.routing import Decision
+from router.text import normalize
+
+Kind = Literal["建议", "提案"]
+Status = Literal["待分办", "已分办", "办理中", "已答复", "已退办"]
+Evaluation = Literal["满意", "基本满意", "不满意"]
+ReasonCode = Literal["模型错误", "多部门", "职责调整", "其他"]
+Action = Literal["registered", "decided", "redecided", "status", "evaluated"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# -- input --------------------------------------------------------------------------------
+class ProposalCreate(_In):
+    """A proposal as it arrives: the ledger's 编号, 届次 and the deputy's text."""
+
+    number: str = Field(min_length=1, max_length=64, description="编号，同一届次内唯一")
+    session: str = Field(min_length=1, max_length=64, description="届次，如“十七届三次”")
+    kind: Kind = Field("建议", description="建议（人大代表）或提案（政协委员）")
+    deputy_name: str = Field("", max_length=100, description="代表/委员姓名")
+    deputy_unit: str = Field("", max_length=200, description="代表/委员工作单位")
+    title: str = Field("", max_length=500)
+    content: str = Field("", description="正文；与标题合计不超过服务的字数上限")
+    received_on: date | None = Field(None, description="收到日期")
+
+    @field_validator("number", "session")
+    @classmethod
+    def _fold(cls, value: str) -> str:
+        # “第 1 号”与“第１号” are the same number: compare after NFKC and space folding.
+        folded = normalize(value)
+        if not folded:
+            raise ValueError("不能为空")
+        return folded
+
+
+class _Versioned(_In):
+    expected_version: int = Field(
+        ge=1, description="客户端看到的版本号；与当前版本不同则返回 409，防止覆盖他人的修改"
+    )
+
+
+class DecisionCreate(_Versioned):
+    """The dispatcher's decision: a lead unit (with co-handling units), or a referral out."""
+
+    lead_unit: str | None = Field(None, description="主办单位；为空表示整件转出（非公安职责）")
+    co_units: list[str] = Field(default_factory=list, max_length=6, description="会办单位")
+    referral_departments: list[str] = Field(
+        default_factory=list, max_length=20, description="转出或部分转出的责任部门"
+    )
+    referral_reason: str | None = Field(None, max_length=2000, description="转出理由，整件转出时必填")
+    reason_code: ReasonCode | None = Field(None, description="与模型建议不同或重新分办时必填")
+    note: str | None = Field(None, max_length=2000)
+    due_on: date | None = Field(None, description="办理期限；默认分办之日起三个月（可配置）")
+
+    @model_validator(mode="after")
+    def _check(self) -> DecisionCreate:
+        labels = load_labels()
+        units = labels.unit_labels
+        if self.lead_unit is not None:
+            self.lead_unit = _unit(self.lead_unit, units, labels.aliases) or None
+        co = [_unit(u, units, labels.aliases) for u in self.co_units]
+        self.co_units = [u for i, u in enumerate(co) if u and u != self.lead_unit and u not in co[:i]]
+        deps = [d.strip() for d in self.referral_departments if d.strip()]
+        unknown = [d for d in deps if d not in labels.departments]
+        if unknown:
+            raise ValueError(f"未知的责任部门：{'、'.join(unknown)}")
+        self.referral_departments = list(dict.fromkeys(deps))
+        self.referral_reason = (self.referral_reason or "").strip() or None
+        if self.lead_unit is None:
+            if not self.referral_departments:
+                raise ValueError("请指定主办单位；整件转出时请指定责任部门")
+            if self.co_units:
+                raise ValueError("整件转出的建议不能有会办单位")
+            if self.referral_reason is None:
+                raise ValueError("整件转出须写明理由")
+        return self
+
+
+def _unit(value: str, units: tuple[str, ...], aliases: dict[str, str]) -> str:
+    value = value.strip()
+    label = aliases.get(value, value)
+    if label not in units:
+        raise ValueError(f"未知的承办单位：{value}（可选：{'、'.join(units)}）")
+    return label
+
+
+class StatusChange(_Versioned):
+    status: Status = Field(description="办理中或已答复；分办和转出由分办决定设置")
+    replied_on: date | None = Field(None, description="答复日期，默认今天")
+    note: str | None = Field(None, max_length=2000)
+
+
+class EvaluationCreate(_Versioned):
+    evaluation: Evaluation = Field(description="代表对答复的评价")
+    note: str | None = Field(None, max_length=2000)
+
+
+# -- output -------------------------------------------------------------------------------
+class DecisionPublic(BaseModel):
+    lead_unit: str | None
+    co_units: list[str]
+    referral_departments: list[str]
+    referral_reason: str | None
+    reason_code: ReasonCode | None
+    note: str | None
+    decided_by: str
+    decided_at: datetime
+    follows_suggestion: bool
+
+
+class ProposalPublic(BaseModel):
+    id: int
+    number: str
+    session: str
+    kind: Kind
+    deputy_name: str
+    deputy_unit: str
+    title: str
+    content: str
+    received_on: date | None
+    suggested_unit: str | None = Field(description="模型建议的主办单位；为空表示建议转出")
+    suggested_confidence: float
+    suggested_jurisdiction: str
+    needs_review: bool
+    model_version: str = Field(description="给出建议的模型版本")
+    decision: DecisionPublic | None
+    status: Status
+    due_on: date | None
+    replied_on: date | None
+    evaluation: Evaluation | None
+    overdue: bool
+    days_overdue: int
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class EventPublic(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: Action
+    version: int
+    data: dict[str, Any]
+
+
+class ProposalDetail(ProposalPublic):
+    text: str = Field(description="规范化后的标题与正文；suggestion.evidence 的位置以此为准")
+    suggestion: Decision | None
+    events: list[EventPublic]
+
+
+class ProposalList(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[ProposalPublic]
+
+
+class UnitStats(BaseModel):
+    unit: str
+    unit_name: str
+    lead: int = Field(description="主办件数")
+    co: int = Field(description="会办件数")
+    replied: int
+    overdue: int
+    evaluated: int
+    satisfied: int = Field(description="满意与基本满意")
+    satisfaction_rate: float | None
+
+
+class OverdueItem(BaseModel):
+    id: int
+    number: str
+    session: str
+    title: str
+    lead_unit: str | None
+    status: Status
+    due_on: date
+    days_overdue: int
+
+
+class Stats(BaseModel):
+    session: str | None
+    sessions: list[str]
+    total: int
+    by_status: dict[str, int]
+    by_unit: list[UnitStats]
+    by_kind: dict[str, int]
+    referrals: int = Field(description="整件转出（非公安职责）件数")
+    partial_referrals: int = Field(description="主办之外部分内容转出的件数")
+    by_department: dict[str, int]
+    evaluations: dict[str, int]
+    satisfaction_rate: float | None = Field(description="（满意+基本满意）/已评价")
+    overdue: int
+    overdue_items: list[OverdueItem]
+    decided: int
+    suggestion_followed_rate: float | None = Field(description="分办结果与模型建议一致的比例")
