@@ -61,6 +61,7 @@ def classification_metrics(
     classes = list(classes)
     pred_idx = proba.argmax(axis=1)
     y_pred = [classes[i] for i in pred_idx]
+    classes += sorted(set(y_true) - set(classes))  # a label the model never learned still counts
     confidence = proba.max(axis=1)
     correct = np.asarray([p == t for p, t in zip(y_pred, y_true, strict=True)], dtype=float)
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
@@ -81,6 +82,7 @@ def classification_metrics(
 
 
 def confusion(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]) -> pd.DataFrame:
+    classes = [*classes, *sorted(set(y_true) - set(classes))]
     table = pd.crosstab(
         pd.Categorical(list(y_true), categories=list(classes)),
         pd.Categorical(list(y_pred), categories=list(classes)),
@@ -137,7 +139,7 @@ class _cjk_font:  # noqa: N801 - used as a context manager
 def confusion_figure(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]) -> Any:
     from matplotlib.figure import Figure
 
-    classes = list(classes)
+    classes = [*classes, *sorted(set(y_true) - set(classes))]
     table = confusion(y_true, y_pred, classes)
     with _cjk_font():
         fig = Figure(figsize=(7, 6))

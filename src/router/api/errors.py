@@ -1,0 +1,165 @@
+"""Every error as ``{"detail": "<Chinese message>"}`` with the right status code.
+
+FastAPI's own messages (validation, 404, 405, 413) are English; the dispatcher reads
+Chinese, so they are translated here, once, for every route.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from router.ledger import ConflictError, InvalidError, LedgerError, NotFoundError
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "请求格式错误"},
+    401: {"model": Problem, "description": "缺少或无效的访问令牌"},
+    404: {"model": Problem, "description": "未找到"},
+    409: {"model": Problem, "description": "版本冲突或当前状态不允许"},
+    413: {"model": Problem, "description": "内容过长"},
+    422: {"model": Problem, "description": "内容不符合要求"},
+}
+
+_STATUS_TEXT = {
+    400: "请求格式错误。",
+    401: "需要有效的访问令牌。",
+    403: "没有权限。",
+    404: "未找到请求的资源。",
+    405: "不支持该请求方法。",
+    413: "请求内容过大。",
+    415: "不支持的内容类型，请使用 application/json。",
+    500: "服务器内部错误。",
+    503: "服务暂不可用。",
+}
+
+_FIELD = {
+    "title": "标题",
+    "content": "正文",
+    "items": "条目",
+    "number": "编号",
+    "session": "届次",
+    "kind": "类别",
+    "deputy_name": "代表姓名",
+    "deputy_unit": "工作单位",
+    "received_on": "收到日期",
+    "lead_unit": "主办单位",
+    "co_units": "会办单位",
+    "referral_departments": "责任部门",
+    "referral_reason": "转出理由",
+    "reason_code": "原因",
+    "note": "备注",
+    "due_on": "办理期限",
+    "expected_version": "版本号",
+    "status": "状态",
+    "evaluation": "评价",
+    "replied_on": "答复日期",
+    "proposal_id": "序号",
+    "limit": "每页条数",
+    "offset": "起始位置",
+    "overdue": "是否超期",
+}
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    return " ".join(f"第 {p + 1} 条" if isinstance(p, int) else _FIELD.get(str(p), str(p)) for p in parts)
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind, ctx = err.get("type", ""), err.get("ctx") or {}
+    if kind == "missing":
+        return "缺少此项"
+    if kind == "value_error":
+        return str(ctx.get("error", "取值无效"))
+    if kind in ("string_too_short",):
+        return "不能为空"
+    if kind in ("string_too_long",):
+        return f"过长（上限 {ctx.get('max_length')} 字）"
+    if kind in ("too_short",):
+        return f"至少需要 {ctx.get('min_length')} 项"
+    if kind in ("too_long",):
+        return f"过多（上限 {ctx.get('max_length')} 项）"
+    if kind in ("literal_error", "enum"):
+        return f"取值无效，可选：{ctx.get('expected', '')}"
+    if kind.startswith("date"):
+        return "日期格式应为 YYYY-MM-DD"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "应为整数"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"应不小于 {ctx.get('ge', ctx.get('gt'))}"
+    if kind in ("less_than_equal", "less_than"):
+        return f"应不大于 {ctx.get('le', ctx.get('lt'))}"
+    if kind in ("bool_parsing", "bool_type"):
+        return "应为 true 或 false"
+    if kind == "string_type":
+        return "应为字符串"
+    if kind == "list_type":
+        return "应为列表"
+    if kind in ("model_attributes_type", "dict_type", "model_type"):
+        return "应为 JSON 对象"
+    if kind == "extra_forbidden":
+        return "不认识的字段"
+    return "格式不正确"
+
+
+def validation_detail(errors: list[dict[str, Any]]) -> tuple[int, str]:
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return 400, "请求体不是合法的 JSON。"
+    body_missing = [e for e in errors if e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",)]
+    if body_missing:
+        return 400, "缺少请求体（JSON）。"
+    parts = []
+    for e in errors[:10]:
+        where = _where(tuple(e.get("loc", ())))
+        parts.append(f"{where}：{_message(e)}" if where else _message(e))
+    return 422, "请求内容有误：" + "；".join(parts) + "。"
+
+
+async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    status, detail = validation_detail(list(exc.errors()))
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail
+    try:
+        english = HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        english = ""
+    if not isinstance(detail, str) or detail == english or detail.isascii():
+        detail = _STATUS_TEXT.get(exc.status_code, f"请求失败（{exc.status_code}）。")
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _on_ledger(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LedgerError)
+    body: dict[str, Any] = {"detail": exc.message}
+    if isinstance(exc, NotFoundError):
+        status = 404
+    elif isinstance(exc, ConflictError):
+        status = 409
+        body["current_version"] = exc.current_version
+    elif isinstance(exc, InvalidError):
+        status = 422
+    else:
+        status = 400
+    return JSONResponse(body, status_code=status)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(LedgerError, _on_ledger)
