@@ -17,7 +17,9 @@ def env(settings: Settings) -> dict[str, str]:
 
 
 def test_route_prints_a_chinese_summary(env: dict[str, str]) -> None:
-    result = runner.invoke(app, ["route", "--title", "关于提高辅警待遇的建议", "辅警工资太低"], env=env)
+    result = runner.invoke(
+        app, ["route", "--title", "关于提高辅警待遇的建议", "辅警工资太低"], env=env
+    )
     assert result.exit_code == 0, result.output
     assert "建议承办单位：辅警" in result.output
     assert "模型版本" in result.output
@@ -27,8 +29,17 @@ def test_route_json_has_the_contract_fields(env: dict[str, str]) -> None:
     result = runner.invoke(app, ["route", "--json", "加大电信网络诈骗打击力度"], env=env)
     assert result.exit_code == 0, result.output
     d = json.loads(result.stdout)
-    for key in ("unit", "confidence", "alternatives", "co_units", "jurisdiction", "departments",
-                "evidence", "needs_review", "model_version"):
+    for key in (
+        "unit",
+        "confidence",
+        "alternatives",
+        "co_units",
+        "jurisdiction",
+        "departments",
+        "evidence",
+        "needs_review",
+        "model_version",
+    ):
         assert key in d
     assert d["unit"] == "刑侦"
 

@@ -16,7 +16,9 @@ from router.model import ModelConfig, TextModel
     ],
     ids=["svm-words", "svm-words-chars", "logreg-words-chars"],
 )
-def test_fast_path_gives_the_pipeline_probabilities(corpus: pd.DataFrame, config: ModelConfig) -> None:
+def test_fast_path_gives_the_pipeline_probabilities(
+    corpus: pd.DataFrame, config: ModelConfig
+) -> None:
     sample = corpus.sample(n=min(600, len(corpus)), random_state=1)
     train, held = sample.iloc[:450], sample.iloc[450:]
     model = TextModel.fit(list(train["text"]), list(train["label"]), config)

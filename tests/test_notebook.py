@@ -12,7 +12,9 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "error_analysis.i
 
 
 @pytest.mark.slow
-def test_error_analysis_notebook_executes(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_error_analysis_notebook_executes(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import nbformat
     from nbclient import NotebookClient
 
@@ -20,7 +22,12 @@ def test_error_analysis_notebook_executes(settings: Settings, monkeypatch: pytes
     monkeypatch.setenv("ROUTER_CORPUS_PATH", str(settings.corpus))
     monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    ).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]

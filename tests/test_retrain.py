@@ -30,7 +30,9 @@ def home(settings: Settings, tmp_path: Path) -> Settings:
 def _bad_corrections(corpus: pd.DataFrame) -> list[Example]:
     """A dispatcher who sends every traffic proposal to 治安: a candidate that must be refused."""
     rows = corpus[corpus["label"] == "交通管理"]
-    return [Example(t, c, "治安", "ledger") for t, c in zip(rows["title"], rows["content"], strict=True)]
+    return [
+        Example(t, c, "治安", "ledger") for t, c in zip(rows["title"], rows["content"], strict=True)
+    ]
 
 
 def test_assemble_dedupes_and_lets_the_dispatcher_win() -> None:
@@ -43,16 +45,34 @@ def test_assemble_dedupes_and_lets_the_dispatcher_win() -> None:
         Example("丁", "不认识的单位", "宣传处", "file"),
     ]
     df, counts = assemble(examples, {prepare("乙", "评估集里的建议")}, labels)
-    assert dict(zip(df["text"], df["label"], strict=True)) == {"甲\n同一条建议": "交通管理", "丙\n旧单位名": "交通管理"}
+    assert dict(zip(df["text"], df["label"], strict=True)) == {
+        "甲\n同一条建议": "交通管理",
+        "丙\n旧单位名": "交通管理",
+    }
     assert counts["corpus"]["duplicates"] == 1
-    assert counts["ledger"] == {"gathered": 2, "unknown_label": 0, "in_eval_set": 1, "duplicates": 0, "used": 1}
+    assert counts["ledger"] == {
+        "gathered": 2,
+        "unknown_label": 0,
+        "in_eval_set": 1,
+        "duplicates": 0,
+        "used": 1,
+    }
     assert counts["file"]["unknown_label"] == 1
 
 
 def test_gate_names_the_unit_that_got_worse() -> None:
-    serving = {"full": {"macro_f1": 0.90, "per_unit": {"刑侦": {"recall": 0.9}, "网安": {"recall": 0.8}}}}
-    better = {"full": {"macro_f1": 0.895, "per_unit": {"刑侦": {"recall": 0.88}, "网安": {"recall": 0.85}}}}
-    worse = {"full": {"macro_f1": 0.85, "per_unit": {"刑侦": {"recall": 0.7}, "网安": {"recall": 0.8}}}}
+    serving = {
+        "full": {"macro_f1": 0.90, "per_unit": {"刑侦": {"recall": 0.9}, "网安": {"recall": 0.8}}}
+    }
+    better = {
+        "full": {
+            "macro_f1": 0.895,
+            "per_unit": {"刑侦": {"recall": 0.88}, "网安": {"recall": 0.85}},
+        }
+    }
+    worse = {
+        "full": {"macro_f1": 0.85, "per_unit": {"刑侦": {"recall": 0.7}, "网安": {"recall": 0.8}}}
+    }
     assert gate(serving, better, 0.01, 0.05).passed
     verdict = gate(serving, worse, 0.01, 0.05)
     assert not verdict.passed
@@ -93,7 +113,10 @@ def test_worse_candidate_is_refused_then_forced(home: Settings, corpus: pd.DataF
 def test_two_retrains_cannot_run_at_once(home: Settings) -> None:
     from filelock import FileLock
 
-    with FileLock(str(home.models_path / ".retrain.lock")), pytest.raises(RetrainError, match="正在进行"):
+    with (
+        FileLock(str(home.models_path / ".retrain.lock")),
+        pytest.raises(RetrainError, match="正在进行"),
+    ):
         retrain(home, cv=False)
 
 
@@ -102,7 +125,13 @@ def test_frozen_eval_set_grows_only_on_request(home: Settings) -> None:
     first = frozen_eval(home, labels)
     retrain(home, [Example("新的建议", "关于辅警", "辅警", "ledger")], cv=False)
     assert len(frozen_eval(home, labels)) == len(first)
-    added = grow_eval(home, [Example("新增评估样本", "辅警工资", "辅警", "ledger"), Example(first["title"][0], first["content"][0], first["label"][0], "x")])
+    added = grow_eval(
+        home,
+        [
+            Example("新增评估样本", "辅警工资", "辅警", "ledger"),
+            Example(first["title"][0], first["content"][0], first["label"][0], "x"),
+        ],
+    )
     assert added == 1
     assert len(frozen_eval(home, labels)) == len(first) + 1
 
@@ -114,7 +143,9 @@ def test_a_killed_retrain_leaves_the_serving_model_as_it_was(home: Settings) -> 
     for delay in (0.5, 1.5, 3.0):
         proc = subprocess.Popen(
             [sys.executable, "-m", "router.cli", "retrain", "--no-ledger"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         time.sleep(delay)
         if proc.poll() is not None:

@@ -7,19 +7,59 @@ import pytest
 from router.routing import Decision, InputError, Router, route, route_many
 
 CLEAR = [
-    ("关于优化城东大道信号灯配时的建议", "早晚高峰左转车辆排队过长，建议交警部门调整信号灯配时，增设左转待转区。", "交通管理"),
-    ("严厉打击电信网络诈骗", "近年来冒充客服、刷单返利等电信网络诈骗案件高发，建议加大打击力度，追赃挽损。", "刑侦"),
-    ("关于整治自媒体造谣的建议", "一些自媒体账号为博流量编造网络谣言，建议加强网络平台监管，依法处置。", "网安"),
-    ("关于加强文明养犬管理的建议", "小区内遛狗不牵绳、烈性犬伤人事件时有发生，建议加强养犬登记和执法。", "治安"),
-    ("关于充实基层派出所警力的建议", "基层派出所警力严重不足，民警长期超负荷加班，建议增加编制、优化警力配置。", "人事"),
-    ("关于优化户口迁移办理流程的建议", "群众办理户口迁移要两地来回跑，建议推行跨省通办，简化落户材料。", "政务服务"),
-    ("关于提高辅警待遇的建议", "辅警工资低、五险一金缴纳不全，队伍流失严重，建议建立辅警薪酬增长机制。", "辅警"),
+    (
+        "关于优化城东大道信号灯配时的建议",
+        "早晚高峰左转车辆排队过长，建议交警部门调整信号灯配时，增设左转待转区。",
+        "交通管理",
+    ),
+    (
+        "严厉打击电信网络诈骗",
+        "近年来冒充客服、刷单返利等电信网络诈骗案件高发，建议加大打击力度，追赃挽损。",
+        "刑侦",
+    ),
+    (
+        "关于整治自媒体造谣的建议",
+        "一些自媒体账号为博流量编造网络谣言，建议加强网络平台监管，依法处置。",
+        "网安",
+    ),
+    (
+        "关于加强文明养犬管理的建议",
+        "小区内遛狗不牵绳、烈性犬伤人事件时有发生，建议加强养犬登记和执法。",
+        "治安",
+    ),
+    (
+        "关于充实基层派出所警力的建议",
+        "基层派出所警力严重不足，民警长期超负荷加班，建议增加编制、优化警力配置。",
+        "人事",
+    ),
+    (
+        "关于优化户口迁移办理流程的建议",
+        "群众办理户口迁移要两地来回跑，建议推行跨省通办，简化落户材料。",
+        "政务服务",
+    ),
+    (
+        "关于提高辅警待遇的建议",
+        "辅警工资低、五险一金缴纳不全，队伍流失严重，建议建立辅警薪酬增长机制。",
+        "辅警",
+    ),
 ]
 
 OUTSIDE = [
-    ("关于增开公交线路的建议", "新城片区居民出行不便，建议增开一条通往火车站的公交线路，延长末班车时间。", "交通运输局"),
-    ("老旧小区消防通道被堵", "小区楼道里堆放杂物，居民在楼道内给电动车充电，消防通道被占，火灾隐患大。", "消防救援支队"),
-    ("关于解决农民工工资拖欠问题的建议", "部分工地拖欠农民工工资，年底讨薪难，建议加强劳动监察。", "人社局"),
+    (
+        "关于增开公交线路的建议",
+        "新城片区居民出行不便，建议增开一条通往火车站的公交线路，延长末班车时间。",
+        "交通运输局",
+    ),
+    (
+        "老旧小区消防通道被堵",
+        "小区楼道里堆放杂物，居民在楼道内给电动车充电，消防通道被占，火灾隐患大。",
+        "消防救援支队",
+    ),
+    (
+        "关于解决农民工工资拖欠问题的建议",
+        "部分工地拖欠农民工工资，年底讨薪难，建议加强劳动监察。",
+        "人社局",
+    ),
     ("夜市占道经营", "夜市摊贩占道经营，油烟和垃圾影响市容，建议规范管理。", "城管局"),
 ]
 
@@ -38,7 +78,9 @@ def test_clear_case_per_unit(router: Router, title: str, content: str, unit: str
 
 
 @pytest.mark.parametrize(("title", "content", "department"), OUTSIDE)
-def test_common_outside_departments(router: Router, title: str, content: str, department: str) -> None:
+def test_common_outside_departments(
+    router: Router, title: str, content: str, department: str
+) -> None:
     d = _route(router, title, content)
     assert d.jurisdiction == "outside"
     assert d.unit is None
@@ -65,7 +107,9 @@ def test_invariant_to_place_names(router: Router, title: str, content: str, unit
 
 
 @pytest.mark.parametrize(("title", "content", "unit"), CLEAR)
-def test_invariant_to_full_width_punctuation(router: Router, title: str, content: str, unit: str) -> None:
+def test_invariant_to_full_width_punctuation(
+    router: Router, title: str, content: str, unit: str
+) -> None:
     half = content.replace("，", ",").replace("。", ".").replace("、", ",")
     a, b = _route(router, title, content), _route(router, title, half)
     assert a.unit == b.unit == unit
@@ -73,11 +117,17 @@ def test_invariant_to_full_width_punctuation(router: Router, title: str, content
 
 
 def test_alternatives_and_confidence_are_consistent(router: Router) -> None:
-    d = _route(router, "关于加强校园周边安全的建议", "建议在学校门口设置护学岗，上下学高峰安排民警和保安值守。")
+    d = _route(
+        router,
+        "关于加强校园周边安全的建议",
+        "建议在学校门口设置护学岗，上下学高峰安排民警和保安值守。",
+    )
     assert len(d.alternatives) == 2
     assert all(a.unit != d.unit for a in d.alternatives)
     assert d.confidence >= d.alternatives[0].confidence >= d.alternatives[1].confidence
-    assert set(d.co_units) <= {"交通管理", "刑侦", "网安", "治安", "人事", "政务服务", "辅警"} - {d.unit}
+    assert set(d.co_units) <= {"交通管理", "刑侦", "网安", "治安", "人事", "政务服务", "辅警"} - {
+        d.unit
+    }
 
 
 def test_title_only_input_is_routed(router: Router) -> None:

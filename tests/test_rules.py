@@ -59,8 +59,12 @@ def test_ambiguous_word_is_cancelled_only_near_an_exception() -> None:
 
 def test_unknown_department_or_bad_pattern_is_refused() -> None:
     with pytest.raises(RulesError, match="未知部门"):
-        parse_rules({"rules": [{"id": "x", "departments": ["外星局"], "patterns": ["a"]}]}, {"住建局"})
+        parse_rules(
+            {"rules": [{"id": "x", "departments": ["外星局"], "patterns": ["a"]}]}, {"住建局"}
+        )
     with pytest.raises(RulesError, match="格式错误"):
-        parse_rules({"rules": [{"id": "x", "departments": ["住建局"], "patterns": ["("]}]}, {"住建局"})
+        parse_rules(
+            {"rules": [{"id": "x", "departments": ["住建局"], "patterns": ["("]}]}, {"住建局"}
+        )
     with pytest.raises(RulesError, match="没有任何模式"):
         parse_rules({"rules": [{"id": "x", "departments": ["住建局"]}]}, {"住建局"})

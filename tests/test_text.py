@@ -38,5 +38,7 @@ def test_unknown_backend_is_refused() -> None:
 
 def test_rjieba_matches_jieba_on_whole_corpus(corpus: pd.DataFrame) -> None:
     """The fast segmenter must give exactly the reference tokens, dictionary included."""
-    mismatches = [t for t in corpus["text"] if text.segment(t, "rjieba") != text.segment(t, "jieba")]
+    mismatches = [
+        t for t in corpus["text"] if text.segment(t, "rjieba") != text.segment(t, "jieba")
+    ]
     assert not mismatches, f"{len(mismatches)} texts differ, first: {mismatches[0][:60]}"

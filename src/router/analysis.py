@@ -31,11 +31,16 @@ def worst_confusions(df: pd.DataFrame, k: int = 8, examples: int = 2) -> pd.Data
     rows = []
     for (true, pred), group in wrong.groupby(["label", "predicted"]):
         top = group.sort_values("confidence", ascending=False).head(examples)
-        rows.append({
-            "真实": true,
-            "预测": pred,
-            "次数": len(group),
-            "例子": " ／ ".join((t or c[:40]) + f"（{p:.2f}）" for t, c, p in zip(top["title"], top["content"], top["confidence"], strict=True)),
-        })
+        rows.append(
+            {
+                "真实": true,
+                "预测": pred,
+                "次数": len(group),
+                "例子": " ／ ".join(
+                    (t or c[:40]) + f"（{p:.2f}）"
+                    for t, c, p in zip(top["title"], top["content"], top["confidence"], strict=True)
+                ),
+            }
+        )
     out = pd.DataFrame(rows, columns=["真实", "预测", "次数", "例子"])
     return out.sort_values("次数", ascending=False).head(k).reset_index(drop=True)

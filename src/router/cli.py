@@ -14,7 +14,11 @@ from rich.table import Table
 
 from router.settings import Settings, get_settings
 
-app = typer.Typer(help="人大代表建议分办助手：建议承办单位、职责判定与置信度。", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="人大代表建议分办助手：建议承办单位、职责判定与置信度。",
+    no_args_is_help=True,
+    add_completion=False,
+)
 models_app = typer.Typer(help="模型注册表：列出、启用、回退。", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
@@ -78,7 +82,9 @@ def train(
 def evaluate(
     version: Annotated[str | None, typer.Option(help="要评估的版本，默认为正在服务的版本")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
-    compare: Annotated[bool, typer.Option("--compare", help="在训练集上交叉验证比较候选模型配置")] = False,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="在训练集上交叉验证比较候选模型配置")
+    ] = False,
 ) -> None:
     """在固定的留出集上评估模型：各单位 P/R/F1、宏 F1、仅标题、ECE、95% 准确率下的覆盖率。"""
     from router.registry import Registry, RegistryError
@@ -98,7 +104,9 @@ def evaluate(
     except RegistryError as exc:
         raise _fail(str(exc)) from exc
     if as_json:
-        sys.stdout.write(json.dumps({"version": version, **metrics}, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps({"version": version, **metrics}, ensure_ascii=False, indent=2) + "\n"
+        )
         return
     _print_metrics(version, metrics)
 
@@ -110,10 +118,19 @@ def _print_metrics(version: str, m: dict[str, Any]) -> None:
         table.add_column(col, justify="right" if col != "单位" else "left")
     for unit, s in full["per_unit"].items():
         t = title["per_unit"].get(unit, {})
-        table.add_row(unit, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", str(s["support"]), f"{t.get('f1', 0):.3f}")
+        table.add_row(
+            unit,
+            f"{s['precision']:.3f}",
+            f"{s['recall']:.3f}",
+            f"{s['f1']:.3f}",
+            str(s["support"]),
+            f"{t.get('f1', 0):.3f}",
+        )
     out.print(table)
     cov = full["coverage_95"]
-    out.print(f"宏 F1（全文）：{full['macro_f1']:.3f}    宏 F1（仅标题）：{title['macro_f1']:.3f}    准确率：{full['accuracy']:.3f}")
+    out.print(
+        f"宏 F1（全文）：{full['macro_f1']:.3f}    宏 F1（仅标题）：{title['macro_f1']:.3f}    准确率：{full['accuracy']:.3f}"
+    )
     out.print(f"校准误差 ECE：{full['ece']:.3f}（仅标题 {title['ece']:.3f}）")
     out.print(f"95% 准确率下可批量确认：{cov['coverage']:.1%}（置信度 ≥ {cov['threshold']:.2f}）")
     j = m.get("jurisdiction", {})
@@ -124,7 +141,9 @@ def _print_metrics(version: str, m: dict[str, Any]) -> None:
         )
     if "cross_validation" in m:
         cv = m["cross_validation"]
-        out.print(f"交叉验证（训练集 {cv['folds']} 折）宏 F1：{cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f}")
+        out.print(
+            f"交叉验证（训练集 {cv['folds']} 折）宏 F1：{cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f}"
+        )
     if "train_seconds" in m:
         out.print(f"训练用时：{m['train_seconds']:.2f} 秒")
 
@@ -134,9 +153,13 @@ def _print_metrics(version: str, m: dict[str, Any]) -> None:
 def route(
     text: Annotated[str | None, typer.Argument(help="建议正文（或标题+正文）")] = None,
     title: Annotated[str | None, typer.Option("--title", "-t", help="建议标题")] = None,
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="从文本文件读取正文（UTF-8）")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="从文本文件读取正文（UTF-8）")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出一个 JSON 对象")] = False,
-    jsonl: Annotated[bool, typer.Option("--jsonl", help="从标准输入逐行读取 JSON（title, content），逐行输出")] = False,
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="从标准输入逐行读取 JSON（title, content），逐行输出")
+    ] = False,
 ) -> None:
     """为一条建议给出承办单位建议。"""
     from router.routing import InputError
@@ -197,13 +220,18 @@ def _route_jsonl(router: Any, stream: Any, chunk: int) -> None:
 
     def flush() -> None:
         good = [item for _, item in pending if not isinstance(item, str)]
-        decided = iter(route_many(router, good))  # type: ignore[arg-type]
+        decided = iter(route_many(router, good))
         for n, item in pending:
             result = item if isinstance(item, str) else next(decided)
             if isinstance(result, str):
-                write(json.dumps({"line": n, "error": {"message": result}}, ensure_ascii=False) + "\n")
+                write(
+                    json.dumps({"line": n, "error": {"message": result}}, ensure_ascii=False) + "\n"
+                )
             elif isinstance(result, Exception):
-                write(json.dumps({"line": n, "error": {"message": str(result)}}, ensure_ascii=False) + "\n")
+                write(
+                    json.dumps({"line": n, "error": {"message": str(result)}}, ensure_ascii=False)
+                    + "\n"
+                )
             else:
                 write(result.model_dump_json() + "\n")
         pending.clear()
@@ -221,7 +249,9 @@ def _print_decision(d: Any) -> None:
         out.print(f"[bold yellow]非公安职责[/]（置信度 {d.confidence:.0%}）")
         out.print(f"建议转交：{'、'.join(d.departments) or '未能确定责任部门'}")
     else:
-        out.print(f"建议承办单位：[bold green]{d.unit}[/]（{d.unit_name}），置信度 {d.confidence:.0%}")
+        out.print(
+            f"建议承办单位：[bold green]{d.unit}[/]（{d.unit_name}），置信度 {d.confidence:.0%}"
+        )
         if d.co_units:
             out.print(f"建议会办单位：{'、'.join(d.co_units)}")
         if d.jurisdiction == "partial":
@@ -243,8 +273,15 @@ def _print_decision(d: Any) -> None:
 # -- retrain ------------------------------------------------------------------------------
 @app.command()
 def retrain(
-    files: Annotated[list[Path] | None, typer.Option("--file", "-f", help="往届已标注的台帐（Excel/CSV，含“承办单位”列），可多次给出")] = None,
-    force: Annotated[bool, typer.Option("--force", help="即使未通过不退步门槛也启用，并记录为强制启用")] = False,
+    files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--file", "-f", help="往届已标注的台帐（Excel/CSV，含“承办单位”列），可多次给出"
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="即使未通过不退步门槛也启用，并记录为强制启用")
+    ] = False,
     no_ledger: Annotated[bool, typer.Option("--no-ledger", help="不使用台帐中的分办决定")] = False,
     no_cv: Annotated[bool, typer.Option("--no-cv", help="跳过交叉验证")] = False,
 ) -> None:
@@ -270,7 +307,9 @@ def retrain(
     if v.passed:
         out.print(f"[green]通过不退步门槛，已启用 {result.version}。[/]")
     elif result.forced:
-        out.print(f"[yellow]未通过门槛，但按 --force 强制启用 {result.version}（已记录）：[/]{'；'.join(v.reasons)}")
+        out.print(
+            f"[yellow]未通过门槛，但按 --force 强制启用 {result.version}（已记录）：[/]{'；'.join(v.reasons)}"
+        )
     else:
         out.print(f"[red]未通过门槛，继续使用原模型：[/]{'；'.join(v.reasons)}")
     out.print(f"报告：{result.report}")

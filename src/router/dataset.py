@@ -56,7 +56,9 @@ def load_corpus(path: Path, labels: LabelSet | None = None) -> pd.DataFrame:
     return df
 
 
-def split_corpus(df: pd.DataFrame, seed: int, test_size: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_corpus(
+    df: pd.DataFrame, seed: int, test_size: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The one fixed split: stratified by label, seeded, never tuned against."""
     train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=df["label"])
     return train.reset_index(drop=True), test.reset_index(drop=True)

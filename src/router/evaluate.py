@@ -12,7 +12,9 @@ import pandas as pd
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 
-def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+def expected_calibration_error(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = 10
+) -> float:
     """Top-label ECE: the gap between stated confidence and accuracy, weighted by bin size."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     ece = 0.0
@@ -23,16 +25,23 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     return float(ece)
 
 
-def reliability_table(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+def reliability_table(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = 10
+) -> list[dict[str, float]]:
     edges = np.linspace(0.0, 1.0, bins + 1)
     rows = []
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         mask = (confidence > lo) & (confidence <= hi)
         if mask.any():
-            rows.append({
-                "lo": float(lo), "hi": float(hi), "count": int(mask.sum()),
-                "confidence": float(confidence[mask].mean()), "accuracy": float(correct[mask].mean()),
-            })
+            rows.append(
+                {
+                    "lo": float(lo),
+                    "hi": float(hi),
+                    "count": int(mask.sum()),
+                    "confidence": float(confidence[mask].mean()),
+                    "accuracy": float(correct[mask].mean()),
+                }
+            )
     return rows
 
 
@@ -44,7 +53,9 @@ def coverage_curve(confidence: np.ndarray, correct: np.ndarray) -> tuple[np.ndar
     return k / len(order), hits / k
 
 
-def coverage_at(confidence: np.ndarray, correct: np.ndarray, target: float = 0.95) -> dict[str, float]:
+def coverage_at(
+    confidence: np.ndarray, correct: np.ndarray, target: float = 0.95
+) -> dict[str, float]:
     """The largest share of items that can be confirmed in bulk with accuracy >= target."""
     cov, acc = coverage_curve(confidence, correct)
     ok = np.nonzero(acc >= target)[0]
@@ -66,13 +77,20 @@ def classification_metrics(
     correct = np.asarray([p == t for p, t in zip(y_pred, y_true, strict=True)], dtype=float)
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
     per_unit = {
-        c: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+        c: {
+            "precision": float(p[i]),
+            "recall": float(r[i]),
+            "f1": float(f[i]),
+            "support": int(s[i]),
+        }
         for i, c in enumerate(classes)
     }
     return {
         "n": len(y_true),
         "accuracy": float(correct.mean()),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)),
+        "macro_f1": float(
+            f1_score(y_true, y_pred, labels=classes, average="macro", zero_division=0)
+        ),
         "per_unit": per_unit,
         "ece": expected_calibration_error(confidence, correct),
         "reliability": reliability_table(confidence, correct),
@@ -98,7 +116,13 @@ def _font() -> bool:
     from matplotlib import font_manager
 
     matplotlib.rcParams["axes.unicode_minus"] = False
-    for name in ("Noto Sans CJK SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Droid Sans Fallback"):
+    for name in (
+        "Noto Sans CJK SC",
+        "WenQuanYi Zen Hei",
+        "WenQuanYi Micro Hei",
+        "SimHei",
+        "Droid Sans Fallback",
+    ):
         if any(f.name == name for f in font_manager.fontManager.ttflist):
             matplotlib.rcParams["font.sans-serif"] = [name, "DejaVu Sans"]
             return True
@@ -132,7 +156,7 @@ class _cjk_font:  # noqa: N801 - used as a context manager
         if not _font():
             warnings.filterwarnings("ignore", message="Glyph .* missing from font")
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self._ctx.__exit__(*exc)
 
 
@@ -152,7 +176,15 @@ def confusion_figure(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequ
             for j in range(len(classes)):
                 v = table.values[i, j]
                 if v:
-                    ax.text(j, i, str(v), ha="center", va="center", fontsize=8, color="white" if v > top / 2 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        str(v),
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="white" if v > top / 2 else "black",
+                    )
         ax.set_xlabel("预测")
         ax.set_ylabel("真实")
         ax.set_title("混淆矩阵")
@@ -160,7 +192,9 @@ def confusion_figure(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequ
     return fig
 
 
-def _top(y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def _top(
+    y_true: Sequence[str], proba: np.ndarray, classes: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
     pred = [list(classes)[i] for i in proba.argmax(axis=1)]
     correct = np.asarray([p == t for p, t in zip(pred, y_true, strict=True)], dtype=float)
     return proba.max(axis=1), correct

@@ -52,7 +52,9 @@ def parse_label_set(data: dict[str, Any]) -> LabelSet:
     return LabelSet(
         version=int(data["version"]),
         outside=str(data["outside_label"]),
-        units=tuple(Unit(str(u["label"]), str(u["unit"]), str(u["handles"])) for u in data["units"]),
+        units=tuple(
+            Unit(str(u["label"]), str(u["unit"]), str(u["handles"])) for u in data["units"]
+        ),
         departments={str(k): str(v) for k, v in data["departments"].items()},
         aliases={str(k): str(v) for k, v in (data.get("aliases") or {}).items()},
     )

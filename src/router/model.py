@@ -79,7 +79,9 @@ def build_pipeline(cfg: ModelConfig) -> Pipeline:
         base = LinearSVC(C=cfg.C, class_weight="balanced", random_state=cfg.seed)
         clf = CalibratedClassifierCV(base, method="sigmoid", cv=cfg.calibration_cv, ensemble=False)
     elif cfg.classifier == "logreg":
-        clf = LogisticRegression(C=cfg.C, class_weight="balanced", max_iter=2000, random_state=cfg.seed)
+        clf = LogisticRegression(
+            C=cfg.C, class_weight="balanced", max_iter=2000, random_state=cfg.seed
+        )
     else:
         raise ValueError(f"unknown classifier {cfg.classifier!r}")
     return Pipeline([("features", _features(cfg)), ("clf", clf)])
@@ -96,13 +98,25 @@ class _FastScorer:
 
     def __init__(self, pipeline: Pipeline) -> None:
         features = pipeline.named_steps["features"]
-        vectorizers = [v for _, v in features.transformer_list] if isinstance(features, FeatureUnion) else [features]
+        vectorizers = (
+            [v for _, v in features.transformer_list]
+            if isinstance(features, FeatureUnion)
+            else [features]
+        )
         self.parts = []
         offset = 0
         for vec in vectorizers:
             if vec.norm != "l2" or not vec.use_idf:
                 raise ValueError("fast path supports l2-normalised TF-IDF only")
-            self.parts.append((vec.build_analyzer(), vec.vocabulary_, np.asarray(vec.idf_, dtype=np.float64), offset, vec.sublinear_tf))
+            self.parts.append(
+                (
+                    vec.build_analyzer(),
+                    vec.vocabulary_,
+                    np.asarray(vec.idf_, dtype=np.float64),
+                    offset,
+                    vec.sublinear_tf,
+                )
+            )
             offset += len(vec.vocabulary_)
         clf = pipeline.named_steps["clf"]
         self.sigmoid: tuple[np.ndarray, np.ndarray] | None = None

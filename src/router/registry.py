@@ -43,12 +43,12 @@ class RegistryError(RuntimeError):
 
 
 def library_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
     import jieba
     import numpy
-    import rjieba  # noqa: F401
     import scipy
     import sklearn
-    from importlib.metadata import version
 
     return {
         "router": __version__,
@@ -94,7 +94,9 @@ class Registry:
     def versions(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _VERSION_RE.match(p.name))
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and _VERSION_RE.match(p.name)
+        )
 
     def current(self) -> str | None:
         pointer = self.root / "current"
@@ -131,7 +133,9 @@ class Registry:
             raise RegistryError(f"模型 {version} 的校验和不符，文件可能已损坏或被改动，拒绝加载。")
         have = library_versions()
         built = meta.get("versions", {})
-        wrong = [f"{k} {built.get(k)}（当前 {have[k]}）" for k in _MUST_MATCH if built.get(k) != have[k]]
+        wrong = [
+            f"{k} {built.get(k)}（当前 {have[k]}）" for k in _MUST_MATCH if built.get(k) != have[k]
+        ]
         if wrong:
             raise RegistryError(
                 f"模型 {version} 由不同版本的库训练：{'；'.join(wrong)}。请用当前环境重新训练（router train）。"
@@ -196,7 +200,11 @@ class Registry:
         path = self.root / "history.jsonl"
         if not path.is_file():
             return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [
+            json.loads(line)
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
 
     def rollback(self) -> str:
         """Serve the version that served before the current one."""

@@ -70,8 +70,8 @@ class RetrainResult:
 def corpus_examples(settings: Settings, labels: LabelSet) -> list[Example]:
     df = load_corpus(settings.corpus, labels)
     return [
-        Example(r.title, r.content, r.label, "corpus", r.departments)
-        for r in df[["title", "content", "label", "departments"]].itertuples(index=False)
+        Example(str(t), str(c), str(lab), "corpus", str(d))
+        for t, c, lab, d in zip(df["title"], df["content"], df["label"], df["departments"], strict=True)
     ]
 
 
@@ -142,8 +142,16 @@ def grow_eval(settings: Settings, examples: Sequence[Example]) -> int:
         text = prepare(ex.title, ex.content)
         if text and text not in seen:
             seen.add(text)
-            rows.append({"id": f"E{len(current) + i + 1:05d}", "title": ex.title, "content": ex.content,
-                         "label": labels.canonical(ex.label), "jurisdiction": "", "departments": ex.departments})
+            rows.append(
+                {
+                    "id": f"E{len(current) + i + 1:05d}",
+                    "title": ex.title,
+                    "content": ex.content,
+                    "label": labels.canonical(ex.label),
+                    "jurisdiction": "",
+                    "departments": ex.departments,
+                }
+            )
     if rows:
         merged = pd.concat([current[EVAL_COLUMNS], pd.DataFrame(rows)], ignore_index=True)
         tmp = eval_path(settings).with_suffix(".tmp")
@@ -162,7 +170,10 @@ def assemble(
     counts: dict[str, dict[str, int]] = {}
     best: dict[str, tuple[int, Example]] = {}
     for ex in examples:
-        c = counts.setdefault(ex.source, {"gathered": 0, "unknown_label": 0, "in_eval_set": 0, "duplicates": 0, "used": 0})
+        c = counts.setdefault(
+            ex.source,
+            {"gathered": 0, "unknown_label": 0, "in_eval_set": 0, "duplicates": 0, "used": 0},
+        )
         c["gathered"] += 1
         try:
             label = labels.canonical(ex.label)
@@ -194,13 +205,17 @@ def assemble(
 
 
 # -- the gate -----------------------------------------------------------------------------
-def gate(serving: dict[str, Any], candidate: dict[str, Any], f1_margin: float, recall_margin: float) -> GateVerdict:
+def gate(
+    serving: dict[str, Any], candidate: dict[str, Any], f1_margin: float, recall_margin: float
+) -> GateVerdict:
     """Pass only if macro-F1 and each unit's recall fall by no more than their margins."""
     s_f1, c_f1 = serving["full"]["macro_f1"], candidate["full"]["macro_f1"]
     verdict = GateVerdict(True, (s_f1, c_f1), {})
     if c_f1 < s_f1 - f1_margin:
         verdict.passed = False
-        verdict.reasons.append(f"宏 F1 从 {s_f1:.3f} 降到 {c_f1:.3f}（下降 {s_f1 - c_f1:.3f}，允许 {f1_margin:.3f}）")
+        verdict.reasons.append(
+            f"宏 F1 从 {s_f1:.3f} 降到 {c_f1:.3f}（下降 {s_f1 - c_f1:.3f}，允许 {f1_margin:.3f}）"
+        )
     for unit, s in serving["full"]["per_unit"].items():
         c = candidate["full"]["per_unit"].get(unit, {"recall": 0.0})
         verdict.recall[unit] = (s["recall"], c["recall"])
@@ -236,7 +251,13 @@ def retrain(
 
 
 def _retrain(
-    settings: Settings, registry: Registry, extra: Sequence[Example], *, force: bool, cv: bool, say: Say
+    settings: Settings,
+    registry: Registry,
+    extra: Sequence[Example],
+    *,
+    force: bool,
+    cv: bool,
+    say: Say,
 ) -> RetrainResult:
     for stale in registry.root.glob(".tmp-*"):  # left by a run that was killed mid-way
         shutil.rmtree(stale, ignore_errors=True)
@@ -249,87 +270,167 @@ def _retrain(
     except RegistryError as exc:
         raise RetrainError(f"无法加载正在服务的模型：{exc}") from exc
     eval_df = frozen_eval(settings, labels)
-    data, counts = assemble([*corpus_examples(settings, labels), *extra], set(eval_df["text"]), labels)
-    say("训练数据来源：" + "；".join(f"{k} 采用 {v['used']} 条（共 {v['gathered']}，重复 {v['duplicates']}，属评估集 {v['in_eval_set']}）" for k, v in counts.items()))
+    data, counts = assemble(
+        [*corpus_examples(settings, labels), *extra], set(eval_df["text"]), labels
+    )
+    say(
+        "训练数据来源："
+        + "；".join(
+            f"{k} 采用 {v['used']} 条（共 {v['gathered']}，重复 {v['duplicates']}，属评估集 {v['in_eval_set']}）"
+            for k, v in counts.items()
+        )
+    )
     started = time.perf_counter()
     candidate = TextModel.fit(list(data["text"]), list(data["label"]), DEFAULT_CONFIG)
     seconds = time.perf_counter() - started
-    say(f"候选模型训练用时 {seconds:.1f} 秒，正在与服务中的模型 {serving_version} 在冻结评估集（{len(eval_df)} 条）上比较……")
+    say(
+        f"候选模型训练用时 {seconds:.1f} 秒，正在与服务中的模型 {serving_version} 在冻结评估集（{len(eval_df)} 条）上比较……"
+    )
     cand_metrics, cand_proba = evaluate_model(candidate, eval_df, rules, labels, settings)
-    serv_metrics, _ = evaluate_model(serving.model, eval_df, rules, labels, settings, serving_version)
+    serv_metrics, _ = evaluate_model(
+        serving.model, eval_df, rules, labels, settings, serving_version
+    )
     if cv:
         cand_metrics["cross_validation"] = cross_validate(data, DEFAULT_CONFIG, settings.split_seed)
     cand_metrics["train_seconds"] = seconds
-    verdict = gate(serv_metrics, cand_metrics, settings.retrain_macro_f1_margin, settings.retrain_recall_margin)
+    verdict = gate(
+        serv_metrics, cand_metrics, settings.retrain_macro_f1_margin, settings.retrain_recall_margin
+    )
     promote = verdict.passed or force
     wrong = _wrong_examples(eval_df, cand_proba, candidate.classes)
     metadata = {
-        "trained_on": {"rows": len(data), "sources": counts,
-                       "label_counts": {str(k): int(v) for k, v in data["label"].value_counts().items()}},
-        "retrain": {"serving_version": serving_version, "gate": asdict(verdict), "forced": force and not verdict.passed,
-                    "eval_rows": len(eval_df)},
+        "trained_on": {
+            "rows": len(data),
+            "sources": counts,
+            "label_counts": {str(k): int(v) for k, v in data["label"].value_counts().items()},
+        },
+        "retrain": {
+            "serving_version": serving_version,
+            "gate": asdict(verdict),
+            "forced": force and not verdict.passed,
+            "eval_rows": len(eval_df),
+        },
         "labels_version": labels.version,
         "rules_version": rules.version,
         "train_seconds": round(seconds, 3),
     }
     cand_metrics["gate"] = asdict(verdict)
-    cand_metrics["serving"] = {"version": serving_version, "full": serv_metrics["full"], "title_only": serv_metrics["title_only"]}
+    cand_metrics["serving"] = {
+        "version": serving_version,
+        "full": serv_metrics["full"],
+        "title_only": serv_metrics["title_only"],
+    }
 
     def extras(folder: Path) -> None:
         write_plots(folder, list(eval_df["label"]), cand_proba, candidate.classes)
         (folder / "report.md").write_text(
-            _report(serving_version, counts, serv_metrics, cand_metrics, verdict, force, wrong), encoding="utf-8"
+            _report(serving_version, counts, serv_metrics, cand_metrics, verdict, force, wrong),
+            encoding="utf-8",
         )
 
     version = registry.save(candidate, metadata, cand_metrics, extras, tag="rt")
     if promote:
         forced = force and not verdict.passed
-        registry.promote(version, forced=forced, reason="retrain (forced)" if forced else "retrain: gate passed")
-    return RetrainResult(version, promote, force and not verdict.passed, verdict, counts,
-                         registry.root / version / "report.md", seconds)
+        registry.promote(
+            version, forced=forced, reason="retrain (forced)" if forced else "retrain: gate passed"
+        )
+    return RetrainResult(
+        version,
+        promote,
+        force and not verdict.passed,
+        verdict,
+        counts,
+        registry.root / version / "report.md",
+        seconds,
+    )
 
 
-def _wrong_examples(eval_df: pd.DataFrame, proba: Any, classes: Sequence[str], k: int = 20) -> list[dict[str, Any]]:
+def _wrong_examples(
+    eval_df: pd.DataFrame, proba: Any, classes: Sequence[str], k: int = 20
+) -> list[dict[str, Any]]:
     pred = [classes[i] for i in proba.argmax(axis=1)]
     rows = []
     for i, (p, t) in enumerate(zip(pred, eval_df["label"], strict=True)):
         if p != t:
-            rows.append({"title": eval_df["title"].iloc[i], "content": eval_df["content"].iloc[i][:80],
-                         "label": t, "predicted": p, "confidence": float(proba[i].max())})
+            rows.append(
+                {
+                    "title": eval_df["title"].iloc[i],
+                    "content": eval_df["content"].iloc[i][:80],
+                    "label": t,
+                    "predicted": p,
+                    "confidence": float(proba[i].max()),
+                }
+            )
     return sorted(rows, key=lambda r: -r["confidence"])[:k]
 
 
 def _report(
-    serving_version: str, counts: dict[str, dict[str, int]], serving: dict[str, Any], cand: dict[str, Any],
-    verdict: GateVerdict, force: bool, wrong: list[dict[str, Any]],
+    serving_version: str,
+    counts: dict[str, dict[str, int]],
+    serving: dict[str, Any],
+    cand: dict[str, Any],
+    verdict: GateVerdict,
+    force: bool,
+    wrong: list[dict[str, Any]],
 ) -> str:
-    status = "通过，已启用" if verdict.passed else ("未通过，但被强制启用（--force）" if force else "未通过，继续使用原模型")
+    status = (
+        "通过，已启用"
+        if verdict.passed
+        else ("未通过，但被强制启用（--force）" if force else "未通过，继续使用原模型")
+    )
     lines = [
-        "# 重训练报告", "",
+        "# 重训练报告",
+        "",
         f"- 对比的服务中模型：`{serving_version}`",
         f"- 门槛判定：**{status}**",
         *[f"  - {r}" for r in verdict.reasons],
-        "", "## 数据来源", "",
-        "| 来源 | 收集 | 采用 | 重复去除 | 属评估集 | 标签无法识别 |", "|---|---|---|---|---|---|",
-        *[f"| {k} | {v['gathered']} | {v['used']} | {v['duplicates']} | {v['in_eval_set']} | {v['unknown_label']} |" for k, v in counts.items()],
-        "", "## 冻结评估集上的对比", "",
+        "",
+        "## 数据来源",
+        "",
+        "| 来源 | 收集 | 采用 | 重复去除 | 属评估集 | 标签无法识别 |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {k} | {v['gathered']} | {v['used']} | {v['duplicates']} | {v['in_eval_set']} | {v['unknown_label']} |"
+            for k, v in counts.items()
+        ],
+        "",
+        "## 冻结评估集上的对比",
+        "",
         f"宏 F1：服务中 {serving['full']['macro_f1']:.3f} → 候选 {cand['full']['macro_f1']:.3f}；"
         f"仅标题 {serving['title_only']['macro_f1']:.3f} → {cand['title_only']['macro_f1']:.3f}；"
         f"ECE {serving['full']['ece']:.3f} → {cand['full']['ece']:.3f}；"
         f"95% 准确率覆盖率 {serving['full']['coverage_95']['coverage']:.1%} → {cand['full']['coverage_95']['coverage']:.1%}",
-        "", "| 单位 | 召回（服务中） | 召回（候选） | 变化 | F1（服务中） | F1（候选） |", "|---|---|---|---|---|---|",
+        "",
+        "| 单位 | 召回（服务中） | 召回（候选） | 变化 | F1（服务中） | F1（候选） |",
+        "|---|---|---|---|---|---|",
     ]
     for unit, s in serving["full"]["per_unit"].items():
         c = cand["full"]["per_unit"].get(unit, {"recall": 0.0, "f1": 0.0})
-        lines.append(f"| {unit} | {s['recall']:.3f} | {c['recall']:.3f} | {c['recall'] - s['recall']:+.3f} | {s['f1']:.3f} | {c['f1']:.3f} |")
+        lines.append(
+            f"| {unit} | {s['recall']:.3f} | {c['recall']:.3f} | {c['recall'] - s['recall']:+.3f} | {s['f1']:.3f} | {c['f1']:.3f} |"
+        )
     if "cross_validation" in cand:
         cvm = cand["cross_validation"]
-        lines += ["", f"候选模型在其训练数据上的 {cvm['folds']} 折交叉验证宏 F1：{cvm['macro_f1_mean']:.3f} ± {cvm['macro_f1_std']:.3f}"]
+        lines += [
+            "",
+            f"候选模型在其训练数据上的 {cvm['folds']} 折交叉验证宏 F1：{cvm['macro_f1_mean']:.3f} ± {cvm['macro_f1_std']:.3f}",
+        ]
     lines += [
-        "", "## 图", "", "![混淆矩阵](confusion_matrix.png)", "", "![可靠性图](reliability.png)", "",
-        "## 候选模型判错的评估样本（按置信度从高到低）", "",
-        "| 标题 | 正确 | 候选判为 | 置信度 |", "|---|---|---|---|",
-        *[f"| {w['title'] or w['content']} | {w['label']} | {w['predicted']} | {w['confidence']:.2f} |" for w in wrong],
+        "",
+        "## 图",
+        "",
+        "![混淆矩阵](confusion_matrix.png)",
+        "",
+        "![可靠性图](reliability.png)",
+        "",
+        "## 候选模型判错的评估样本（按置信度从高到低）",
+        "",
+        "| 标题 | 正确 | 候选判为 | 置信度 |",
+        "|---|---|---|---|",
+        *[
+            f"| {w['title'] or w['content']} | {w['label']} | {w['predicted']} | {w['confidence']:.2f} |"
+            for w in wrong
+        ],
         "",
     ]
     return "\n".join(lines)

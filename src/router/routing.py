@@ -104,7 +104,9 @@ def route(router: Router, title: str | None, content: str | None = None) -> Deci
     return _decide(router, text, proba, row)
 
 
-def route_many(router: Router, items: Sequence[tuple[str | None, str | None]]) -> list[Decision | InputError]:
+def route_many(
+    router: Router, items: Sequence[tuple[str | None, str | None]]
+) -> list[Decision | InputError]:
     """Route many proposals with one vectorisation; a bad item yields its error in place."""
     results: list[Decision | InputError | None] = [None] * len(items)
     texts, where = [], []
@@ -131,7 +133,10 @@ def _departments(hits: list[RuleHit]) -> list[str]:
 
 
 def _decide(
-    router: Router, text: str, proba: np.ndarray, x_row: sparse.csr_matrix | tuple[np.ndarray, np.ndarray]
+    router: Router,
+    text: str,
+    proba: np.ndarray,
+    x_row: sparse.csr_matrix | tuple[np.ndarray, np.ndarray],
 ) -> Decision:
     th, labels, classes = router.thresholds, router.labels, router.model.classes
     outside = labels.outside
@@ -152,7 +157,9 @@ def _decide(
     else:
         unit, confidence, chosen = classes[top], float(proba[top]), top
         alternatives = [i for i in order[1:] if i != top][:2]
-        if hits and (p_out >= th.partial_outside or len({e.word for h in hits for e in h.evidence}) >= 2):
+        if hits and (
+            p_out >= th.partial_outside or len({e.word for h in hits for e in h.evidence}) >= 2
+        ):
             jurisdiction = "partial"
         else:
             jurisdiction = "police"
@@ -164,24 +171,43 @@ def _decide(
     if confidence < th.review_confidence:
         reasons.insert(0, f"置信度偏低（{confidence:.2f}）")
     if confidence - second < th.review_margin:
-        reasons.insert(0, f"第一、第二候选接近（{classes[order[0]]} {float(proba[order[0]]):.2f} / {classes[order[1]]} {second:.2f}）")
+        reasons.insert(
+            0,
+            f"第一、第二候选接近（{classes[order[0]]} {float(proba[order[0]]):.2f} / {classes[order[1]]} {second:.2f}）",
+        )
 
-    co_units = [classes[i] for i in police if classes[i] != unit and proba[i] >= th.co_unit][:2] if unit else []
+    co_units = (
+        [classes[i] for i in police if classes[i] != unit and proba[i] >= th.co_unit][:2]
+        if unit
+        else []
+    )
     unit_name = next((u.unit for u in labels.units if u.label == unit), None)
     evidence = [
-        EvidenceOut(word=e.word, start=e.start, end=e.end, rule=e.rule, departments=list(e.departments))
+        EvidenceOut(
+            word=e.word, start=e.start, end=e.end, rule=e.rule, departments=list(e.departments)
+        )
         for h in hits
         for e in h.evidence
     ]
-    parts = [
-        OutsidePart(departments=list(h.rule.departments), part=h.rule.part, words=sorted({e.word for e in h.evidence}))
-        for h in hits
-    ] if jurisdiction != "police" else []
+    parts = (
+        [
+            OutsidePart(
+                departments=list(h.rule.departments),
+                part=h.rule.part,
+                words=sorted({e.word for e in h.evidence}),
+            )
+            for h in hits
+        ]
+        if jurisdiction != "police"
+        else []
+    )
     return Decision(
         unit=unit,
         unit_name=unit_name,
         confidence=round(confidence, 4),
-        alternatives=[Scored(unit=classes[i], confidence=round(float(proba[i]), 4)) for i in alternatives],
+        alternatives=[
+            Scored(unit=classes[i], confidence=round(float(proba[i]), 4)) for i in alternatives
+        ],
         co_units=co_units,
         jurisdiction=jurisdiction,
         outside_probability=round(p_out, 4),

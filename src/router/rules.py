@@ -55,13 +55,17 @@ class RuleBook:
             found = []
             if rule.pattern is not None:
                 for m in rule.pattern.finditer(text):
-                    found.append(Evidence(m.group(0), m.start(), m.end(), rule.id, rule.departments))
+                    found.append(
+                        Evidence(m.group(0), m.start(), m.end(), rule.id, rule.departments)
+                    )
             if rule.ambiguous is not None:
                 for m in rule.ambiguous.finditer(text):
                     lo, hi = max(0, m.start() - self.window), m.end() + self.window
                     if rule.unless is not None and rule.unless.search(text, lo, hi):
                         continue
-                    found.append(Evidence(m.group(0), m.start(), m.end(), rule.id, rule.departments))
+                    found.append(
+                        Evidence(m.group(0), m.start(), m.end(), rule.id, rule.departments)
+                    )
             found.sort(key=lambda e: e.start)
             if found:
                 hits.append(RuleHit(rule, tuple(found)))
@@ -93,7 +97,9 @@ def parse_rules(data: dict[str, Any], departments: set[str] | None = None) -> Ru
                 raise RulesError(f"规则 {item['id']} 没有任何模式")
         except (KeyError, TypeError, re.error) as exc:
             raise RulesError(f"规则文件格式错误（{item.get('id', '?')}）：{exc}") from exc
-        rules.append(Rule(str(item["id"]), deps, str(item.get("part", "")), pattern, ambiguous, unless))
+        rules.append(
+            Rule(str(item["id"]), deps, str(item.get("part", "")), pattern, ambiguous, unless)
+        )
     return RuleBook(int(data.get("version", 1)), int(data.get("window", 12)), tuple(rules))
 
 
@@ -102,12 +108,18 @@ def load_rules(path: Path | None = None) -> RuleBook:
 
     if path is None:
         return _default_rules()
-    return parse_rules(yaml.safe_load(path.read_text(encoding="utf-8")), set(load_labels().departments))
+    return parse_rules(
+        yaml.safe_load(path.read_text(encoding="utf-8")), set(load_labels().departments)
+    )
 
 
 @cache
 def _default_rules() -> RuleBook:
     from router.labels import load_labels
 
-    raw = resources.files("router").joinpath("resources/jurisdiction_rules.yaml").read_text(encoding="utf-8")
+    raw = (
+        resources.files("router")
+        .joinpath("resources/jurisdiction_rules.yaml")
+        .read_text(encoding="utf-8")
+    )
     return parse_rules(yaml.safe_load(raw), set(load_labels().departments))

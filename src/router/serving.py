@@ -25,7 +25,9 @@ def ensure_model(settings: Settings, say: Callable[[str], None] = lambda _m: Non
     return result.version
 
 
-def load_router(settings: Settings, version: str | None = None, say: Callable[[str], None] = lambda _m: None) -> Router:
+def load_router(
+    settings: Settings, version: str | None = None, say: Callable[[str], None] = lambda _m: None
+) -> Router:
     init_text()
     if version is None:
         version = ensure_model(settings, say)

@@ -14,7 +14,9 @@ _PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "secret", "token", "test"}
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="ignore")
 
-    home: Path = Field(default_factory=Path.cwd, description="Project folder: data/ and models/ live here.")
+    home: Path = Field(
+        default_factory=Path.cwd, description="Project folder: data/ and models/ live here."
+    )
     models_dir: Path | None = None
     corpus_path: Path | None = None
     database_url: str | None = None
@@ -32,7 +34,9 @@ class Settings(BaseSettings):
     serve_port: int = 8000
     serve_workers: int = 1
     max_request_mb: int = 32
-    timezone: str = Field(default="Asia/Shanghai", description="The office's calendar: due dates and overdue.")
+    timezone: str = Field(
+        default="Asia/Shanghai", description="The office's calendar: due dates and overdue."
+    )
 
     review_confidence: float = 0.6
     review_margin: float = 0.15
@@ -86,6 +90,6 @@ def get_settings(env: Mapping[str, str] | None = None, **overrides: object) -> S
     """Settings from the process environment, or from ``env`` when a test passes a dict."""
     if env is None:
         return Settings(**overrides)  # type: ignore[arg-type]
-    values = {k[len("ROUTER_") :].lower(): v for k, v in env.items() if k.startswith("ROUTER_")}
+    values: dict[str, object] = {k[len("ROUTER_") :].lower(): v for k, v in env.items() if k.startswith("ROUTER_")}
     values.update(overrides)
     return Settings.model_validate(values)

@@ -12,14 +12,18 @@ from sklearn.feature_extraction.text import CountVectorizer
 def shingle_matrix(texts: Sequence[str], n: int = 5) -> sparse.csr_matrix:
     """Binary character n-gram sets, one row per text (white space removed first)."""
     squeezed = ["".join(t.split()) for t in texts]
-    vec = CountVectorizer(analyzer="char", ngram_range=(n, n), binary=True, lowercase=False, dtype=np.int32)
+    vec = CountVectorizer(
+        analyzer="char", ngram_range=(n, n), binary=True, lowercase=False, dtype=np.int32
+    )
     try:
         return vec.fit_transform(squeezed).tocsr()
     except ValueError:  # every text shorter than n
         return sparse.csr_matrix((len(texts), 0), dtype=np.int32)
 
 
-def jaccard_pairs(texts: Sequence[str], threshold: float, n: int = 5) -> list[tuple[int, int, float]]:
+def jaccard_pairs(
+    texts: Sequence[str], threshold: float, n: int = 5
+) -> list[tuple[int, int, float]]:
     """All pairs (i < j) whose character n-gram Jaccard similarity is at least ``threshold``."""
     m = shingle_matrix(texts, n)
     sizes = np.asarray(m.sum(axis=1)).ravel()

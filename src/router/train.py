@@ -55,32 +55,63 @@ def jurisdiction_metrics(decisions: list[Decision], test: pd.DataFrame) -> dict[
     ]
     return {
         "accuracy": float(np.mean([p == g for p, g in zip(pred, gold, strict=True)])),
-        "macro_f1": float(f1_score(gold, pred, labels=["police", "partial", "outside"], average="macro", zero_division=0)),
-        "outside_recall": float(np.mean([p != "police" for p, g in zip(pred, gold, strict=True) if g == "outside"] or [0])),
-        "department_hit_rate": float(np.mean([bool(g & p) for g, p in dep_rows] or [0])),
+        "macro_f1": float(
+            f1_score(
+                gold,
+                pred,
+                labels=["police", "partial", "outside"],
+                average="macro",
+                zero_division=0,
+            )
+        ),
+        "outside_recall": float(
+            np.mean(
+                [p != "police" for p, g in zip(pred, gold, strict=True) if g == "outside"] or [False]
+            )
+        ),
+        "department_hit_rate": float(np.mean([bool(g & p) for g, p in dep_rows] or [False])),
         "needs_review_share": float(np.mean([d.needs_review for d in decisions])),
     }
 
 
 def evaluate_model(
-    model: TextModel, test: pd.DataFrame, rules: RuleBook, labels: LabelSet, settings: Settings, version: str = "candidate"
+    model: TextModel,
+    test: pd.DataFrame,
+    rules: RuleBook,
+    labels: LabelSet,
+    settings: Settings,
+    version: str = "candidate",
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Every figure `router evaluate` prints, on one evaluation set."""
     proba = model.predict_proba(list(test["text"]))
     full = classification_metrics(list(test["label"]), proba, model.classes)
-    titles = [prepare(t, None) or prepare(None, c) for t, c in zip(test["title"], test["content"], strict=True)]
-    title_only = classification_metrics(list(test["label"]), model.predict_proba(titles), model.classes)
+    titles = [
+        prepare(t, None) or prepare(None, c)
+        for t, c in zip(test["title"], test["content"], strict=True)
+    ]
+    title_only = classification_metrics(
+        list(test["label"]), model.predict_proba(titles), model.classes
+    )
     router = Router(model, version, rules, labels, thresholds(settings))
-    decisions = [d for d in route_many(router, list(zip(test["title"], test["content"], strict=True))) if isinstance(d, Decision)]
+    decisions = [
+        d
+        for d in route_many(router, list(zip(test["title"], test["content"], strict=True)))
+        if isinstance(d, Decision)
+    ]
     metrics = {
         "full": full,
-        "title_only": {k: title_only[k] for k in ("n", "accuracy", "macro_f1", "ece", "coverage_95", "per_unit")},
+        "title_only": {
+            k: title_only[k]
+            for k in ("n", "accuracy", "macro_f1", "ece", "coverage_95", "per_unit")
+        },
         "jurisdiction": jurisdiction_metrics(decisions, test),
     }
     return metrics, proba
 
 
-def cross_validate(train: pd.DataFrame, config: ModelConfig, seed: int, folds: int = 5) -> dict[str, float]:
+def cross_validate(
+    train: pd.DataFrame, config: ModelConfig, seed: int, folds: int = 5
+) -> dict[str, float]:
     scores = []
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for tr, va in skf.split(train["text"], train["label"]):
@@ -88,7 +119,11 @@ def cross_validate(train: pd.DataFrame, config: ModelConfig, seed: int, folds: i
         proba = model.predict_proba(list(train["text"].iloc[va]))
         pred = [model.classes[i] for i in proba.argmax(axis=1)]
         scores.append(f1_score(list(train["label"].iloc[va]), pred, average="macro"))
-    return {"macro_f1_mean": float(np.mean(scores)), "macro_f1_std": float(np.std(scores)), "folds": folds}
+    return {
+        "macro_f1_mean": float(np.mean(scores)),
+        "macro_f1_std": float(np.std(scores)),
+        "folds": folds,
+    }
 
 
 CANDIDATES: dict[str, ModelConfig] = {
@@ -111,7 +146,9 @@ def compare_configs(
         started = time.perf_counter()
         cv = cross_validate(train_df, cfg, settings.split_seed)
         cv["seconds"] = (time.perf_counter() - started) / cv["folds"]
-        say(f"{name}: 宏 F1 {cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f}，每折 {cv['seconds']:.1f} 秒")
+        say(
+            f"{name}: 宏 F1 {cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f}，每折 {cv['seconds']:.1f} 秒"
+        )
         results[name] = cv
     return results
 
@@ -133,7 +170,9 @@ def train(
     if corpus is None:
         corpus = load_corpus(settings.corpus, labels)
     train_df, test_df = split_corpus(corpus, settings.split_seed, settings.test_size)
-    say(f"语料 {len(corpus)} 条：训练 {len(train_df)} 条，留出评估 {len(test_df)} 条（随机种子 {settings.split_seed}）。")
+    say(
+        f"语料 {len(corpus)} 条：训练 {len(train_df)} 条，留出评估 {len(test_df)} 条（随机种子 {settings.split_seed}）。"
+    )
     started = time.perf_counter()
     model = TextModel.fit(list(train_df["text"]), list(train_df["label"]), config)
     seconds = time.perf_counter() - started
@@ -144,7 +183,9 @@ def train(
         metrics["cross_validation"] = cross_validate(train_df, config, settings.split_seed)
     metadata = {
         "trained_on": {
-            "files": [{"path": str(p), "sha256": file_sha256(p)} for p in data_files if p.is_file()],
+            "files": [
+                {"path": str(p), "sha256": file_sha256(p)} for p in data_files if p.is_file()
+            ],
             "rows": len(corpus),
             "train_rows": len(train_df),
             "test_rows": len(test_df),
