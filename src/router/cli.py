@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="模型注册表：列出、启用、回退。", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+db_app = typer.Typer(help="台帐数据库：结构升级。", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
 err = Console(stderr=True)
 out = Console()
@@ -368,6 +370,44 @@ def models_rollback() -> None:
     except RegistryError as exc:
         raise _fail(str(exc)) from exc
     out.print(f"已回退到模型 {version}。")
+
+
+# -- serve / db ---------------------------------------------------------------------------
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="监听地址，默认 127.0.0.1（仅本机）")] = None,
+    port: Annotated[int | None, typer.Option(help="端口，默认 8000")] = None,
+    workers: Annotated[int | None, typer.Option(help="工作进程数，默认 1")] = None,
+    dev: Annotated[
+        bool, typer.Option("--dev", help="本地开发模式：未设置 ROUTER_API_TOKEN 时写操作无需令牌，仅供本机试用")
+    ] = False,
+) -> None:
+    """启动分办服务：网页 http://127.0.0.1:8000/ ，接口 /api/v1，文档 /docs。"""
+    from router.api.app import ConfigError
+    from router.api.server import run
+    from router.registry import RegistryError
+
+    try:
+        run(_settings(), host, port, workers, dev, say=_say)
+    except (ConfigError, RegistryError) as exc:
+        raise _fail(str(exc), EXIT_INPUT if isinstance(exc, ConfigError) else EXIT_FAILURE) from exc
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """把台帐数据库结构升级到最新版本（服务启动时也会自动升级）。"""
+    from sqlalchemy.engine import make_url
+
+    from router.db import current_revision, make_engine, upgrade
+
+    settings = _settings()
+    engine = make_engine(settings.db_url)
+    try:
+        upgrade(engine)
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    out.print(f"台帐数据库 {make_url(settings.db_url).render_as_string(hide_password=True)} 已是最新结构（{revision}）。")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -80,7 +80,9 @@ def _make_cutter(backend: str) -> Callable[[str], Iterable[str]]:
         tk = jieba.Tokenizer()
         tk.initialize()
         for word, freq in user_dictionary():
+            old = tk.FREQ.get(word) or 0
             tk.add_word(word, freq)
+            tk.total -= old  # a re-weighted word replaces its old count, as in rjieba
         hmm = backend == "jieba-hmm"  # kept only to measure whether HMM helps accuracy
         return lambda s: tk.cut(s, HMM=hmm)
     raise ValueError(f"unknown segmentation backend {backend!r}; choose one of {BACKENDS}")

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, func, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -404,6 +404,8 @@ def decided_examples(db: Session) -> list[Example]:
     are the departments it was referred to (wholly or in part). Undecided items are left out.
     """
     outside = load_labels().outside
+    if not inspect(db.get_bind()).has_table(Proposal.__tablename__):
+        return []  # a ledger never served (or not yet migrated) has no decisions
     rows = db.scalars(select(Proposal).where(Proposal.decided_at.is_not(None)).order_by(Proposal.id))
     return [Example(p.title, p.content, p.lead_unit or outside, list(p.referral_departments)) for p in rows]
 

@@ -54,9 +54,7 @@ def create_proposal(
                 raise
     if not reg.created:
         if not reg.same:
-            raise HTTPException(
-                409, f"{body.session}第 {body.number} 号已登记，且内容与本次提交不同；未作修改。"
-            )
+            raise HTTPException(409, f"届次“{body.session}”编号“{body.number}”已登记，且内容与本次提交不同；未作修改。")
         response.status_code = 200
     return ledger.to_public(reg.proposal, today)
 

@@ -1,0 +1,113 @@
+"""The app factory: the API under ``/api/v1``, the dispatcher's page at ``/``.
+
+Nothing is loaded at import. The lifespan loads the model and the segmentation dictionary
+once, upgrades the ledger's schema and opens the database; requests share them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from router import __version__
+from router.api import errors
+from router.api.holder import RouterHolder, Serving, load_serving
+from router.api.routes import ledger, meta, routing
+from router.db import make_engine, make_sessionmaker, upgrade
+from router.settings import Settings
+from router.text import init as init_text
+
+API_PREFIX = "/api/v1"
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+class ConfigError(RuntimeError):
+    """The settings cannot run a server; the message says what to set (Chinese)."""
+
+
+def check_settings(settings: Settings) -> None:
+    problem = settings.token_problem()
+    if problem:
+        raise ConfigError(problem)
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"未知的时区 ROUTER_TIMEZONE={settings.timezone!r}。") from exc
+
+
+class _SecurityHeaders:
+    """No sniffing, no framing; the page (not Swagger's /docs) may run only its own scripts."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        strict = not str(scope.get("path", "")).startswith(("/docs", "/redoc"))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+                if strict:
+                    headers += [(b"content-security-policy", _CSP.encode()), (b"x-frame-options", b"DENY")]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(settings: Settings, *, serving: Serving | None = None) -> FastAPI:
+    """Build the app; refuses settings without a usable token unless in development mode.
+
+    ``serving`` lets a caller that already holds a loaded model (tests, a reload) skip loading.
+    """
+    check_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        init_text()
+        loaded = serving or await run_in_threadpool(load_serving, settings)
+        engine = make_engine(settings.db_url)
+        await run_in_threadpool(upgrade, engine)
+        app.state.engine = engine
+        app.state.sessions = make_sessionmaker(engine)
+        app.state.router_holder = RouterHolder(loaded)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="人大代表建议分办助手",
+        description="为人大代表建议和政协提案建议承办单位、判定是否属公安职责，并记录分办台帐。",
+        version=__version__,
+        lifespan=lifespan,
+        max_body_size=settings.max_request_mb * 1024 * 1024,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    for module in (routing, ledger, meta):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.mount("/static", StaticFiles(packages=[("router", "static")]), name="static")
+    page = resources.files("router").joinpath("static", "index.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    app.add_middleware(_SecurityHeaders)
+    return app

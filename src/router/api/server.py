@@ -1,0 +1,79 @@
+"""``router serve``: uvicorn with one process, or several workers built from the environment.
+
+Everything that should happen once happens here before uvicorn starts: the token check,
+training a model when the registry is empty, and the schema upgrade, so that workers
+starting together neither train nor migrate at the same time. uvicorn starts its workers
+with ``spawn``, not ``fork``, so each worker loads the model and the dictionary itself
+(about a second); with one worker the dictionary loaded here is the one that serves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from router.api.app import check_settings, create_app
+from router.db import make_engine, upgrade
+from router.serving import ensure_model
+from router.settings import Settings, get_settings
+from router.text import init as init_text
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def app_from_env() -> FastAPI:
+    """The factory each worker process calls: settings from ``ROUTER_*`` variables."""
+    return create_app(get_settings())
+
+
+def export_settings(settings: Settings, environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """Write the settings as ``ROUTER_*`` variables, which the worker processes inherit."""
+    for name, value in settings.model_dump(exclude_none=True).items():
+        if isinstance(value, bool):
+            text = "1" if value else "0"
+        elif isinstance(value, dict | list | tuple):
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        elif isinstance(value, Path):
+            text = str(value)
+        else:
+            text = str(value)
+        environ[f"ROUTER_{name.upper()}"] = text
+
+
+def run(
+    settings: Settings,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int | None = None,
+    dev: bool = False,
+    say: Callable[[str], None] = lambda _m: None,
+) -> None:
+    """Serve until interrupted. ``dev`` is local development mode: no token needed."""
+    import uvicorn
+
+    if dev:
+        settings = settings.model_copy(update={"dev_mode": True})
+    check_settings(settings)
+    host = host or settings.serve_host
+    port = port or settings.serve_port
+    workers = max(1, workers or settings.serve_workers)
+    if settings.dev_mode and host not in _LOOPBACK:
+        say(f"警告：开发模式不检查令牌，却监听在 {host}；其他电脑也能写入台帐。")
+    init_text()
+    version = ensure_model(settings, say)
+    engine = make_engine(settings.db_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    say(f"模型 {version}，台帐 {make_url(settings.db_url).render_as_string(hide_password=True)}；网页 http://{host}:{port}/ ，接口文档 /docs")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    export_settings(settings)
+    uvicorn.run("router.api.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")
