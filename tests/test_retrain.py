@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from router.dataset import load_corpus
 from router.labels import load_labels
 from router.registry import Registry
 from router.retrain import Example, RetrainError, assemble, frozen_eval, gate, grow_eval, retrain
@@ -21,10 +22,11 @@ from router.text import prepare
 
 
 @pytest.fixture()
-def home(settings: Settings, tmp_path: Path) -> Settings:
-    """A copy of the session's trained home, so each test may promote freely."""
-    shutil.copytree(settings.models_path, tmp_path / "models")
-    return get_settings({}, home=tmp_path, corpus_path=settings.corpus)
+def home(small_trained_home: Path, small_corpus: Path, tmp_path: Path) -> Settings:
+    """A copy of a trained home on the small corpus, so each test may promote freely."""
+    shutil.copytree(small_trained_home / "models", tmp_path / "models")
+    # The small evaluation set has about 20 items per unit, so one item moves recall by 5%.
+    return get_settings({}, home=tmp_path, corpus_path=small_corpus, retrain_recall_margin=0.12)
 
 
 def _bad_corrections(corpus: pd.DataFrame) -> list[Example]:
@@ -93,7 +95,8 @@ def test_retrain_with_good_corrections_is_promoted(home: Settings) -> None:
     assert (registry.root / result.version / "confusion_matrix.png").is_file()
 
 
-def test_worse_candidate_is_refused_then_forced(home: Settings, corpus: pd.DataFrame) -> None:
+def test_worse_candidate_is_refused_then_forced(home: Settings) -> None:
+    corpus = load_corpus(home.corpus)
     registry = Registry(home.models_path)
     before = registry.current()
     refused = retrain(home, _bad_corrections(corpus), cv=False)

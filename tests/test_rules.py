@@ -49,7 +49,7 @@ def test_police_work_does_not_trigger() -> None:
 
 def test_mixed_proposal_keeps_the_outside_part() -> None:
     found = _words("建议在路口增设信号灯，同时将道路拓宽为双向四车道")
-    assert found == {"住建局": ["道路拓宽"]}
+    assert found == {"住建局": ["道路拓宽"], "市政": ["道路拓宽"]}
 
 
 def test_ambiguous_word_is_cancelled_only_near_an_exception() -> None:

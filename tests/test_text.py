@@ -10,6 +10,7 @@ def test_normalize_folds_full_width_and_controls() -> None:
     raw = "\ufeff关于（一）ＡＢＣ路口\u3000\u3000增设信号灯，\x07共１２处\r\n\r\n  二是......"
     out = text.normalize(raw)
     assert out == "关于(一)ABC路口 增设信号灯,共12处\n二是......"
+    assert text.normalize("路口。“增设”、【信号灯】") == '路口."增设",[信号灯]'
 
 
 def test_prepare_joins_title_and_body_and_skips_empty() -> None:

@@ -140,8 +140,7 @@ class Registry:
             raise RegistryError(
                 f"模型 {version} 由不同版本的库训练：{'；'.join(wrong)}。请用当前环境重新训练（router train）。"
             )
-        pipeline = joblib.load(artifact)
-        model = TextModel(pipeline, ModelConfig.from_dict(meta["config"]))
+        model = TextModel.from_artifact(joblib.load(artifact), ModelConfig.from_dict(meta["config"]))
         return LoadedModel(version, model, meta, folder)
 
     # -- writing -------------------------------------------------------------------------
@@ -160,7 +159,7 @@ class Registry:
             version = now_version(tag + "b" if tag else "b")
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
         try:
-            joblib.dump(model.pipeline, tmp / ARTIFACT, compress=3)
+            joblib.dump(model.artifact(), tmp / ARTIFACT, compress=3)
             meta = {
                 **metadata,
                 "version": version,

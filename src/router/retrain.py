@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 from filelock import FileLock, Timeout
 
-from router.dataset import load_corpus, split_corpus
+from router.dataset import load_corpus, split_corpus, split_list
 from router.evaluate import write_plots
 from router.labels import LabelSet, load_labels
 from router.model import TextModel
@@ -103,7 +103,7 @@ def file_examples(path: Path) -> list[Example]:
         raise RetrainError(f"无法读取 {path.name}：{exc}") from exc
     if cols.unit is None:
         raise RetrainError(f"{path.name} 中没有“承办单位”列，无法作为训练数据。")
-    df = table.frame if hasattr(table, "frame") else table
+    df = table.frame
     titles = df[cols.title] if cols.title else [""] * len(df)
     contents = df[cols.content] if cols.content else [""] * len(df)
     return [
@@ -198,8 +198,11 @@ def assemble(
     for _, ex in best.values():
         counts[ex.source]["used"] += 1
     df = pd.DataFrame(
-        [{"text": t, "label": ex.label, "source": ex.source} for t, (_, ex) in best.items()],
-        columns=["text", "label", "source"],
+        [
+            {"text": t, "label": ex.label, "source": ex.source, "departments": ex.departments}
+            for t, (_, ex) in best.items()
+        ],
+        columns=["text", "label", "source", "departments"],
     )
     return df, counts
 
@@ -281,7 +284,12 @@ def _retrain(
         )
     )
     started = time.perf_counter()
-    candidate = TextModel.fit(list(data["text"]), list(data["label"]), DEFAULT_CONFIG)
+    candidate = TextModel.fit(
+        list(data["text"]),
+        list(data["label"]),
+        DEFAULT_CONFIG,
+        [split_list(d) for d in data["departments"]],
+    )
     seconds = time.perf_counter() - started
     say(
         f"候选模型训练用时 {seconds:.1f} 秒，正在与服务中的模型 {serving_version} 在冻结评估集（{len(eval_df)} 条）上比较……"

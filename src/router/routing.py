@@ -7,6 +7,9 @@ should look: low confidence, a close second, or rules and model that disagree.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -32,7 +35,11 @@ class Thresholds:
     review_confidence: float = 0.6
     review_margin: float = 0.15
     co_unit: float = 0.2
-    partial_outside: float = 0.1
+    # Chosen by 5-fold cross-validation on the training split (jurisdiction macro-F1 0.78,
+    # department named right for 64% of outside and partial items; rules alone: 50%).
+    partial_outside: float = 0.05
+    partial_words: int = 2
+    department: float = 0.5
     max_chars: int = 20_000
 
 
@@ -53,6 +60,9 @@ class OutsidePart(BaseModel):
     departments: list[str]
     part: str
     words: list[str]
+    basis: Literal["rules", "model"] = Field(
+        default="rules", description="Keyword evidence, or the department model alone."
+    )
 
 
 class Term(BaseModel):
@@ -101,13 +111,76 @@ def route(router: Router, title: str | None, content: str | None = None) -> Deci
     """Route one proposal. Raises :class:`InputError` for empty or oversized text."""
     text = check_text(title, content, router.thresholds.max_chars)
     proba, row = router.model.score_one(text)
-    return _decide(router, text, proba, row)
+    dept = router.model.departments
+    return _decide(router, text, proba, row, dept.proba_one(*row) if dept else None)
+
+
+# From this many items on, route_many spreads the work over the cores (forked processes).
+PARALLEL_ITEMS = 2000
+
+_forked: tuple[Router, Sequence[tuple[str | None, str | None]]] | None = None
+
+
+def _processes(count: int) -> int:
+    """Cores to use: several only for large batches, and only where forking is safe
+    (a process with a single thread, such as the command line; never inside the server)."""
+    if count < PARALLEL_ITEMS or threading.active_count() > 1:
+        return 1
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return min(os.cpu_count() or 1, 8)
+
+
+def _route_span(lo: int, hi: int) -> list[tuple[bool, str]]:
+    """In a forked process: route items[lo:hi], each result as JSON or an error message."""
+    assert _forked is not None
+    router, items = _forked
+    return [
+        (True, r.model_dump_json()) if isinstance(r, Decision) else (False, str(r))
+        for r in route_many(router, items[lo:hi], processes=1)
+    ]
+
+
+def _route_forked(
+    router: Router, items: Sequence[tuple[str | None, str | None]], processes: int
+) -> list[Decision | InputError]:
+    """The first share in this process, the rest in forked ones; same results, in order.
+
+    This process's share is a little smaller, since it also reads the others' results.
+    """
+    global _forked
+    n = len(items)
+    own = int(n / processes * 0.9)
+    step = -(-(n - own) // (processes - 1))
+    spans = [(lo, min(lo + step, n)) for lo in range(own, n, step)]
+    _forked = (router, items)
+    try:
+        with multiprocessing.get_context("fork").Pool(len(spans)) as pool:
+            pending = [pool.apply_async(_route_span, span) for span in spans]
+            results = route_many(router, items[:own], processes=1)
+            for job in pending:
+                for ok, payload in job.get():
+                    results.append(
+                        Decision.model_validate_json(payload) if ok else InputError(payload)
+                    )
+    finally:
+        _forked = None
+    return results
 
 
 def route_many(
-    router: Router, items: Sequence[tuple[str | None, str | None]]
+    router: Router,
+    items: Sequence[tuple[str | None, str | None]],
+    processes: int | None = None,
 ) -> list[Decision | InputError]:
-    """Route many proposals with one vectorisation; a bad item yields its error in place."""
+    """Route many proposals with one vectorisation; a bad item yields its error in place.
+
+    ``processes`` (default: all cores for batches of :data:`PARALLEL_ITEMS` or more, when
+    safe) splits a large batch over forked processes; the results are the same.
+    """
+    processes = _processes(len(items)) if processes is None else max(1, processes)
+    if processes > 1 and len(items) >= 2 * processes:
+        return _route_forked(router, items, processes)
     results: list[Decision | InputError | None] = [None] * len(items)
     texts, where = [], []
     for i, (title, content) in enumerate(items):
@@ -117,11 +190,22 @@ def route_many(
         except InputError as exc:
             results[i] = exc
     if texts:
-        x = router.model.vectorize(texts)
-        proba = router.model.proba_from_features(x)
+        proba, x = router.model.score_many(texts)  # route()'s arithmetic, for all rows at once
+        dept = router.model.departments.proba(x) if router.model.departments else None
+        ptr, cols, vals = x.indptr, x.indices, x.data
         for j, i in enumerate(where):
-            results[i] = _decide(router, texts[j], proba[j], x[j])
+            row = (cols[ptr[j] : ptr[j + 1]], vals[ptr[j] : ptr[j + 1]])
+            results[i] = _decide(router, texts[j], proba[j], row, None if dept is None else dept[j])
     return [r for r in results if r is not None]
+
+
+def _learned_department(router: Router, dept_proba: np.ndarray | None, threshold: float) -> str | None:
+    """The department model's first choice, when it is sure enough to name it."""
+    model = router.model.departments
+    if model is None or dept_proba is None or dept_proba.size == 0:
+        return None
+    j = int(np.argmax(dept_proba))
+    return model.labels[j] if dept_proba[j] >= threshold else None
 
 
 def _departments(hits: list[RuleHit]) -> list[str]:
@@ -137,6 +221,7 @@ def _decide(
     text: str,
     proba: np.ndarray,
     x_row: sparse.csr_matrix | tuple[np.ndarray, np.ndarray],
+    dept_proba: np.ndarray | None = None,
 ) -> Decision:
     th, labels, classes = router.thresholds, router.labels, router.model.classes
     outside = labels.outside
@@ -146,20 +231,24 @@ def _decide(
     top = order[0]
     hits = router.rules.match(text)
     departments = _departments(hits)
+    learned = _learned_department(router, dept_proba, th.department)
     reasons: list[str] = []
 
     if classes[top] == outside:
         jurisdiction: Jurisdiction = "outside"
         unit, confidence, chosen = None, p_out, top
         alternatives = police[:2]
-        if not hits:
-            reasons.append("模型判为非公安职责，但规则未找到责任部门的依据")
+        if learned and learned not in departments:
+            departments.append(learned)
+        if not departments:
+            reasons.append("模型判为非公安职责，但未能确定责任部门")
+        elif not hits:
+            reasons.append("责任部门仅由模型推断，无关键词依据")
     else:
         unit, confidence, chosen = classes[top], float(proba[top]), top
         alternatives = [i for i in order[1:] if i != top][:2]
-        if hits and (
-            p_out >= th.partial_outside or len({e.word for h in hits for e in h.evidence}) >= 2
-        ):
+        words = {e.word for h in hits for e in h.evidence}
+        if hits and (p_out >= th.partial_outside or len(words) >= th.partial_words):
             jurisdiction = "partial"
         else:
             jurisdiction = "police"
@@ -201,6 +290,10 @@ def _decide(
         if jurisdiction != "police"
         else []
     )
+    ruled = {d for h in hits for d in h.rule.departments}
+    if jurisdiction == "outside" and learned and learned not in ruled:
+        part = labels.departments.get(learned, "")
+        parts.append(OutsidePart(departments=[learned], part=part, words=[], basis="model"))
     return Decision(
         unit=unit,
         unit_name=unit_name,

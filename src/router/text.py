@@ -30,9 +30,37 @@ _lock = threading.Lock()
 _cutters: dict[str, Callable[[str], Iterable[str]]] = {}
 
 
+# Blocks holding the compatibility characters that real texts use (full-width forms,
+# punctuation, circled and Roman numerals, units, small and vertical forms).
+_FOLD_BLOCKS = ((0x00A0, 0x00FF), (0x2000, 0x24FF), (0x3000, 0x33FF), (0xFE10, 0xFFEE))
+
+
+@cache
+def _fold_table() -> dict[int, str]:
+    """Each character of those blocks that NFKD changes, mapped to its NFKD form.
+
+    Replacing characters by their NFKD forms leaves the NFKD (hence the NFKC) of the whole
+    text unchanged, so ``NFKC(text.translate(table)) == NFKC(text)`` for any text; after the
+    translation NFKC's quick check usually passes, which makes it about twice as fast.
+    """
+    table = {}
+    for lo, hi in _FOLD_BLOCKS:
+        for code in range(lo, hi + 1):
+            folded = unicodedata.normalize("NFKD", chr(code))
+            if folded != chr(code):
+                table[code] = folded
+    return table
+
+
+# CJK punctuation that NFKC leaves alone, folded to one form so that 。 and . read alike.
+_PUNCT = str.maketrans(
+    {"。": ".", "、": ",", "“": '"', "”": '"', "‘": "'", "’": "'", "【": "[", "】": "]"}
+)
+
+
 def normalize(text: str) -> str:
-    """NFKC (full-width to half-width), drop control characters, fold white space."""
-    text = unicodedata.normalize("NFKC", text)
+    """NFKC (full-width to half-width), one form of punctuation, no control characters."""
+    text = unicodedata.normalize("NFKC", text.translate(_fold_table())).translate(_PUNCT)
     text = _CONTROL.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
     text = _SPACES.sub(" ", text)
     text = _NEWLINES.sub("\n", text)
@@ -112,12 +140,20 @@ def segment(text: str, backend: str | None = None) -> list[str]:
     return list(_cutter(backend or default_backend())(text))
 
 
+class _Kept(dict[str, bool]):
+    """Token -> whether :func:`tokenize` keeps it; computed once per token, bounded in size."""
+
+    def __missing__(self, tok: str) -> bool:
+        keep = not (tok in stopwords() or not _KEEP.search(tok) or _DIGITS.match(tok))
+        if len(self) >= 200_000:
+            self.clear()
+        self[tok] = keep
+        return keep
+
+
+_kept = _Kept()
+
+
 def tokenize(text: str) -> list[str]:
     """Content tokens of normalised text: no punctuation, stop words or bare numbers."""
-    stop = stopwords()
-    out = []
-    for tok in _cutter(default_backend())(text.lower()):
-        if tok in stop or not _KEEP.search(tok) or _DIGITS.match(tok):
-            continue
-        out.append(tok)
-    return out
+    return list(filter(_kept.__getitem__, _cutter(default_backend())(text.lower())))
