@@ -15,7 +15,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["current_revision", "downgrade", "head_revision", "make_engine", "make_sessionmaker", "ping", "upgrade"]
+__all__ = [
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "make_engine",
+    "make_sessionmaker",
+    "ping",
+    "upgrade",
+]
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

@@ -41,8 +41,9 @@ class Settings(BaseSettings):
     review_confidence: float = 0.6
     review_margin: float = 0.15
     co_unit_threshold: float = 0.2
-    duplicate_threshold: float = 0.9
-    related_threshold: float = 0.5
+    # 并案: TF-IDF cosine over words, fitted on the batch; measured in bench/merge_thresholds.py
+    duplicate_threshold: float = 0.8
+    related_threshold: float = 0.35
 
     split_seed: int = 20261127
     test_size: float = 0.2

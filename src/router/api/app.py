@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from router import __version__
 from router.api import errors
 from router.api.holder import RouterHolder, Serving, load_serving
-from router.api.routes import ledger, meta, routing
+from router.api.routes import batch, ledger, meta, routing
 from router.db import make_engine, make_sessionmaker, upgrade
 from router.settings import Settings
 from router.text import init as init_text
@@ -46,6 +46,40 @@ def check_settings(settings: Settings) -> None:
         raise ConfigError(f"未知的时区 ROUTER_TIMEZONE={settings.timezone!r}。") from exc
 
 
+class _BodyLimit:
+    """Refuse oversized request bodies with the Chinese message.
+
+    A declared length is refused up front; a body sent without one is counted as it arrives
+    and refused by an ``HTTPException`` that the error handlers turn into the same 413.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        detail = f"请求内容过大，上限为 {self.max_bytes // (1024 * 1024)} MB。"
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise HTTPException(413, detail)
+            return message
+
+        await self.app(scope, counted, send)
+
+
 class _SecurityHeaders:
     """No sniffing, no framing; the page (not Swagger's /docs) may run only its own scripts."""
 
@@ -61,9 +95,15 @@ class _SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers += [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+                headers += [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                ]
                 if strict:
-                    headers += [(b"content-security-policy", _CSP.encode()), (b"x-frame-options", b"DENY")]
+                    headers += [
+                        (b"content-security-policy", _CSP.encode()),
+                        (b"x-frame-options", b"DENY"),
+                    ]
                 message["headers"] = headers
             await send(message)
 
@@ -80,7 +120,7 @@ def create_app(settings: Settings, *, serving: Serving | None = None) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         init_text()
-        loaded = serving or await run_in_threadpool(load_serving, settings)
+        loaded = serving if serving is not None else await run_in_threadpool(load_serving, settings)
         engine = make_engine(settings.db_url)
         await run_in_threadpool(upgrade, engine)
         app.state.engine = engine
@@ -91,16 +131,16 @@ def create_app(settings: Settings, *, serving: Serving | None = None) -> FastAPI
         finally:
             engine.dispose()
 
+    max_bytes = settings.max_request_mb * 1024 * 1024
     app = FastAPI(
         title="人大代表建议分办助手",
         description="为人大代表建议和政协提案建议承办单位、判定是否属公安职责，并记录分办台帐。",
         version=__version__,
         lifespan=lifespan,
-        max_body_size=settings.max_request_mb * 1024 * 1024,
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (routing, ledger, meta):
+    for module in (routing, ledger, meta, batch):
         app.include_router(module.router, prefix=API_PREFIX)
     app.mount("/static", StaticFiles(packages=[("router", "static")]), name="static")
     page = resources.files("router").joinpath("static", "index.html").read_text(encoding="utf-8")
@@ -109,5 +149,6 @@ def create_app(settings: Settings, *, serving: Serving | None = None) -> FastAPI
     async def index() -> HTMLResponse:
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
+    app.add_middleware(_BodyLimit, max_bytes=max_bytes)
     app.add_middleware(_SecurityHeaders)
     return app

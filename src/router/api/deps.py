@@ -18,7 +18,9 @@ from router.api.holder import Serving
 from router.settings import Settings
 
 DEV_DISPATCHER = "本地开发"
-_bearer = HTTPBearer(auto_error=False, description="ROUTER_API_TOKEN：写操作（登记、分办、状态、评价）需要")
+_bearer = HTTPBearer(
+    auto_error=False, description="ROUTER_API_TOKEN：写操作（登记、分办、状态、评价）需要"
+)
 
 
 def _settings(request: Request) -> Settings:
@@ -66,7 +68,9 @@ def decode_dispatcher(raw: str | None) -> str:
             raw = raw.encode("latin-1").decode("utf-8")
         name = unquote(raw, errors="strict")
     except (UnicodeDecodeError, UnicodeEncodeError) as exc:
-        raise HTTPException(400, "调度员姓名的编码无效，请用 UTF-8 百分号编码（encodeURIComponent）。") from exc
+        raise HTTPException(
+            400, "调度员姓名的编码无效，请用 UTF-8 百分号编码（encodeURIComponent）。"
+        ) from exc
     name = unicodedata.normalize("NFKC", name).strip()
     if len(name) > 100 or any(unicodedata.category(c).startswith("C") for c in name):
         raise HTTPException(400, "调度员姓名无效：不超过 100 字，且不含控制字符。")
@@ -77,7 +81,8 @@ def _writer(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_dispatcher: Annotated[
-        str | None, Header(description="调度员姓名，UTF-8 百分号编码（如 encodeURIComponent('张三')）")
+        str | None,
+        Header(description="调度员姓名，UTF-8 百分号编码（如 encodeURIComponent('张三')）"),
     ] = None,
 ) -> str:
     """Who is writing: a valid bearer token (constant-time check) and a dispatcher's name.
@@ -91,7 +96,9 @@ def _writer(
         given = credentials.credentials if credentials is not None else ""
         if not token or not hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8")):
             raise HTTPException(
-                401, "需要有效的访问令牌（请求头 Authorization: Bearer <令牌>）。", headers={"WWW-Authenticate": "Bearer"}
+                401,
+                "需要有效的访问令牌（请求头 Authorization: Bearer <令牌>）。",
+                headers={"WWW-Authenticate": "Bearer"},
             )
     name = decode_dispatcher(x_dispatcher)
     if not name:

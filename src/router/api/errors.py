@@ -22,14 +22,21 @@ class Problem(BaseModel):
     detail: str
 
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
+_PROBLEMS: dict[int, dict[str, Any]] = {
     400: {"model": Problem, "description": "请求格式错误"},
     401: {"model": Problem, "description": "缺少或无效的访问令牌"},
     404: {"model": Problem, "description": "未找到"},
     409: {"model": Problem, "description": "版本冲突或当前状态不允许"},
     413: {"model": Problem, "description": "内容过长"},
     422: {"model": Problem, "description": "内容不符合要求"},
+    503: {"model": Problem, "description": "未就绪"},
 }
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` entry documenting these error codes in OpenAPI."""
+    return {code: _PROBLEMS[code] for code in codes}
+
 
 _STATUS_TEXT = {
     400: "请求格式错误。",
@@ -73,7 +80,9 @@ _FIELD = {
 
 def _where(loc: tuple[Any, ...]) -> str:
     parts = [p for p in loc if p not in ("body", "query", "path", "header")]
-    return " ".join(f"第 {p + 1} 条" if isinstance(p, int) else _FIELD.get(str(p), str(p)) for p in parts)
+    return " ".join(
+        f"第 {p + 1} 条" if isinstance(p, int) else _FIELD.get(str(p), str(p)) for p in parts
+    )
 
 
 def _message(err: dict[str, Any]) -> str:
@@ -116,9 +125,14 @@ def _message(err: dict[str, Any]) -> str:
 def validation_detail(errors: list[dict[str, Any]]) -> tuple[int, str]:
     if any(e.get("type") == "json_invalid" for e in errors):
         return 400, "请求体不是合法的 JSON。"
-    body_missing = [e for e in errors if e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",)]
+    body_missing = [
+        e for e in errors if e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",)
+    ]
     if body_missing:
         return 400, "缺少请求体（JSON）。"
+    shapes = ("model_attributes_type", "dict_type", "model_type")
+    if any(tuple(e.get("loc", ())) == ("body",) and e.get("type") in shapes for e in errors):
+        return 422, "请求体应为 JSON 对象（Content-Type: application/json）。"
     parts = []
     for e in errors[:10]:
         where = _where(tuple(e.get("loc", ())))

@@ -29,7 +29,12 @@ def load_serving(settings: Settings, version: str | None = None) -> Serving:
     """Load (or, with an empty registry, train) the serving model and its registry record."""
     router = load_router(settings, version)
     registry = Registry(settings.models_path)
-    return Serving(router, registry.metadata(router.version), registry.metrics(router.version), datetime.now(UTC))
+    return Serving(
+        router,
+        registry.metadata(router.version),
+        registry.metrics(router.version),
+        datetime.now(UTC),
+    )
 
 
 class RouterHolder:

@@ -17,8 +17,8 @@ from router.routing import Decision
 class RouteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(None, description="建议标题")
-    content: str | None = Field(None, description="建议正文")
+    title: str | None = Field(default=None, description="建议标题")
+    content: str | None = Field(default=None, description="建议正文")
 
 
 class RouteResult(Decision):
@@ -36,7 +36,7 @@ class BatchRequest(BaseModel):
 class BatchItem(BaseModel):
     index: int
     decision: Decision | None = None
-    error: str | None = Field(None, description="该条无法分办的原因")
+    error: str | None = Field(default=None, description="该条无法分办的原因")
 
 
 class BatchResponse(BaseModel):
@@ -77,7 +77,9 @@ class ModelPublic(BaseModel):
     rules_version: int | None
     config: dict[str, Any]
     library_versions: dict[str, str]
-    metrics: dict[str, Any] = Field(description="留出集评估：宏 F1、各单位 P/R/F1、ECE、覆盖率、职责判定")
+    metrics: dict[str, Any] = Field(
+        description="留出集评估：宏 F1、各单位 P/R/F1、ECE、覆盖率、职责判定"
+    )
 
 
 class Health(BaseModel):

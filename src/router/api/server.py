@@ -17,7 +17,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from router.api.app import check_settings, create_app
+from router.api.app import ConfigError, check_settings, create_app
 from router.db import make_engine, upgrade
 from router.serving import ensure_model
 from router.settings import Settings, get_settings
@@ -31,7 +31,9 @@ def app_from_env() -> FastAPI:
     return create_app(get_settings())
 
 
-def export_settings(settings: Settings, environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
+def export_settings(
+    settings: Settings, environ: dict[str, str] | os._Environ[str] = os.environ
+) -> None:
     """Write the settings as ``ROUTER_*`` variables, which the worker processes inherit."""
     for name, value in settings.model_dump(exclude_none=True).items():
         if isinstance(value, bool):
@@ -62,8 +64,10 @@ def run(
     host = host or settings.serve_host
     port = port or settings.serve_port
     workers = max(1, workers or settings.serve_workers)
-    if settings.dev_mode and host not in _LOOPBACK:
-        say(f"警告：开发模式不检查令牌，却监听在 {host}；其他电脑也能写入台帐。")
+    if settings.dev_mode and not settings.api_token and host not in _LOOPBACK:
+        raise ConfigError(
+            f"开发模式不检查令牌，只能监听本机（127.0.0.1），不能监听 {host}。请设置 ROUTER_API_TOKEN。"
+        )
     init_text()
     version = ensure_model(settings, say)
     engine = make_engine(settings.db_url)
@@ -71,9 +75,18 @@ def run(
         upgrade(engine)
     finally:
         engine.dispose()
-    say(f"模型 {version}，台帐 {make_url(settings.db_url).render_as_string(hide_password=True)}；网页 http://{host}:{port}/ ，接口文档 /docs")
+    say(
+        f"模型 {version}，台帐 {make_url(settings.db_url).render_as_string(hide_password=True)}；网页 http://{host}:{port}/ ，接口文档 /docs"
+    )
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
         return
     export_settings(settings)
-    uvicorn.run("router.api.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run(
+        "router.api.server:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )

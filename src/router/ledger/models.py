@@ -76,8 +76,12 @@ class Proposal(Base):
         UniqueConstraint("session", "number"),
         CheckConstraint(_in("kind", KINDS), name="kind"),
         CheckConstraint(_in("status", STATUSES), name="status"),
-        CheckConstraint(f"evaluation IS NULL OR {_in('evaluation', EVALUATIONS)}", name="evaluation"),
-        CheckConstraint(f"reason_code IS NULL OR {_in('reason_code', REASON_CODES)}", name="reason_code"),
+        CheckConstraint(
+            f"evaluation IS NULL OR {_in('evaluation', EVALUATIONS)}", name="evaluation"
+        ),
+        CheckConstraint(
+            f"reason_code IS NULL OR {_in('reason_code', REASON_CODES)}", name="reason_code"
+        ),
         Index("ix_proposals_status_due_on", "status", "due_on"),
     )
 

@@ -146,7 +146,12 @@ def register_proposals(
 
 
 def register_proposal(
-    db: Session, item: ProposalCreate, suggestion: Decision, *, actor: str, now: datetime | None = None
+    db: Session,
+    item: ProposalCreate,
+    suggestion: Decision,
+    *,
+    actor: str,
+    now: datetime | None = None,
 ) -> Registered:
     """One proposal; see :func:`register_proposals`."""
     return register_proposals(db, [item], [suggestion], actor=actor, now=now)[0]
@@ -248,9 +253,13 @@ def decide(
     previous = _decision_snapshot(p) if p.decided_at is not None else None
     follows = decision.lead_unit == p.suggested_unit
     if previous is not None and decision.reason_code is None:
-        raise InvalidError("该建议已经分办过，重新分办须选择原因（模型错误、多部门、职责调整、其他）。")
+        raise InvalidError(
+            "该建议已经分办过，重新分办须选择原因（模型错误、多部门、职责调整、其他）。"
+        )
     if not follows and decision.reason_code is None:
-        raise InvalidError("分办结果与模型建议不同，请选择原因（模型错误、多部门、职责调整、其他）。")
+        raise InvalidError(
+            "分办结果与模型建议不同，请选择原因（模型错误、多部门、职责调整、其他）。"
+        )
     old_status = p.status
     p.lead_unit = decision.lead_unit
     p.co_units = list(decision.co_units)
@@ -269,7 +278,11 @@ def decide(
         p.due_on = None
     p.replied_on = None
     action = "redecided" if previous is not None else "decided"
-    data = {"decision": _decision_snapshot(p), "previous": previous, "status": [old_status, p.status]}
+    data = {
+        "decision": _decision_snapshot(p),
+        "previous": previous,
+        "status": [old_status, p.status],
+    }
     return _commit_change(db, p, decision.expected_version, actor, action, data, now)
 
 
@@ -323,10 +336,19 @@ def _check_version(p: Proposal, expected: int) -> None:
 
 
 def _commit_change(
-    db: Session, p: Proposal, expected: int, actor: str, action: str, data: dict[str, Any], now: datetime
+    db: Session,
+    p: Proposal,
+    expected: int,
+    actor: str,
+    action: str,
+    data: dict[str, Any],
+    now: datetime,
 ) -> Proposal:
     p.updated_at = now
-    p.events.append(ProposalEvent(at=now, actor=actor, action=action, version=expected + 1, data=data))
+    with db.no_autoflush:  # loading the events must not flush the change outside the check below
+        p.events.append(
+            ProposalEvent(at=now, actor=actor, action=action, version=expected + 1, data=data)
+        )
     try:
         db.flush()
     except StaleDataError as exc:
@@ -353,7 +375,7 @@ def overdue_clause(today: date) -> Any:
     return and_(Proposal.status.in_(OPEN_STATUSES), Proposal.due_on < today)
 
 
-def _filtered(flt: ProposalFilter, today: date) -> Select[tuple[Proposal]]:
+def _filtered(flt: ProposalFilter, today: date) -> Select[Proposal]:
     stmt = select(Proposal)
     if flt.session:
         stmt = stmt.where(Proposal.session == flt.session)
@@ -382,7 +404,9 @@ def _filtered(flt: ProposalFilter, today: date) -> Select[tuple[Proposal]]:
     return stmt
 
 
-def list_proposals(db: Session, flt: ProposalFilter, *, today: date | None = None) -> tuple[int, list[Proposal]]:
+def list_proposals(
+    db: Session, flt: ProposalFilter, *, today: date | None = None
+) -> tuple[int, list[Proposal]]:
     """Matching proposals, overdue first (longest overdue first), then by due date, newest."""
     today = today or date.today()
     stmt = _filtered(flt, today)
@@ -406,8 +430,13 @@ def decided_examples(db: Session) -> list[Example]:
     outside = load_labels().outside
     if not inspect(db.get_bind()).has_table(Proposal.__tablename__):
         return []  # a ledger never served (or not yet migrated) has no decisions
-    rows = db.scalars(select(Proposal).where(Proposal.decided_at.is_not(None)).order_by(Proposal.id))
-    return [Example(p.title, p.content, p.lead_unit or outside, list(p.referral_departments)) for p in rows]
+    rows = db.scalars(
+        select(Proposal).where(Proposal.decided_at.is_not(None)).order_by(Proposal.id)
+    )
+    return [
+        Example(p.title, p.content, p.lead_unit or outside, list(p.referral_departments))
+        for p in rows
+    ]
 
 
 def days_overdue(p: Proposal, today: date) -> int:
@@ -426,11 +455,25 @@ def to_detail(p: Proposal, today: date) -> ProposalDetail:
     except ValidationError:  # stored by an older Decision schema; the flat fields remain
         suggestion = None
     events = [
-        EventPublic(id=e.id, at=e.at, actor=e.actor, action=e.action, version=e.version, data=e.data)  # type: ignore[arg-type]
+        EventPublic.model_validate(
+            {
+                "id": e.id,
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "version": e.version,
+                "data": e.data,
+            }
+        )
         for e in p.events
     ]
     return ProposalDetail.model_validate(
-        {**_public_fields(p, today), "text": prepare(p.title, p.content), "suggestion": suggestion, "events": events}
+        {
+            **_public_fields(p, today),
+            "text": prepare(p.title, p.content),
+            "suggestion": suggestion,
+            "events": events,
+        }
     )
 
 

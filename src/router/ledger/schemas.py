@@ -31,12 +31,12 @@ class ProposalCreate(_In):
 
     number: str = Field(min_length=1, max_length=64, description="编号，同一届次内唯一")
     session: str = Field(min_length=1, max_length=64, description="届次，如“十七届三次”")
-    kind: Kind = Field("建议", description="建议（人大代表）或提案（政协委员）")
-    deputy_name: str = Field("", max_length=100, description="代表/委员姓名")
-    deputy_unit: str = Field("", max_length=200, description="代表/委员工作单位")
-    title: str = Field("", max_length=500)
-    content: str = Field("", description="正文；与标题合计不超过服务的字数上限")
-    received_on: date | None = Field(None, description="收到日期")
+    kind: Kind = Field(default="建议", description="建议（人大代表）或提案（政协委员）")
+    deputy_name: str = Field(default="", max_length=100, description="代表/委员姓名")
+    deputy_unit: str = Field(default="", max_length=200, description="代表/委员工作单位")
+    title: str = Field(default="", max_length=500)
+    content: str = Field(default="", description="正文；与标题合计不超过服务的字数上限")
+    received_on: date | None = Field(default=None, description="收到日期")
 
     @field_validator("number", "session")
     @classmethod
@@ -57,15 +57,23 @@ class _Versioned(_In):
 class DecisionCreate(_Versioned):
     """The dispatcher's decision: a lead unit (with co-handling units), or a referral out."""
 
-    lead_unit: str | None = Field(None, description="主办单位；为空表示整件转出（非公安职责）")
+    lead_unit: str | None = Field(
+        default=None, description="主办单位；为空表示整件转出（非公安职责）"
+    )
     co_units: list[str] = Field(default_factory=list, max_length=6, description="会办单位")
     referral_departments: list[str] = Field(
         default_factory=list, max_length=20, description="转出或部分转出的责任部门"
     )
-    referral_reason: str | None = Field(None, max_length=2000, description="转出理由，整件转出时必填")
-    reason_code: ReasonCode | None = Field(None, description="与模型建议不同或重新分办时必填")
-    note: str | None = Field(None, max_length=2000)
-    due_on: date | None = Field(None, description="办理期限；默认分办之日起三个月（可配置）")
+    referral_reason: str | None = Field(
+        default=None, max_length=2000, description="转出理由，整件转出时必填"
+    )
+    reason_code: ReasonCode | None = Field(
+        default=None, description="与模型建议不同或重新分办时必填"
+    )
+    note: str | None = Field(default=None, max_length=2000)
+    due_on: date | None = Field(
+        default=None, description="办理期限；默认分办之日起三个月（可配置）"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DecisionCreate:
@@ -74,7 +82,9 @@ class DecisionCreate(_Versioned):
         if self.lead_unit is not None:
             self.lead_unit = _unit(self.lead_unit, units, labels.aliases) or None
         co = [_unit(u, units, labels.aliases) for u in self.co_units]
-        self.co_units = [u for i, u in enumerate(co) if u and u != self.lead_unit and u not in co[:i]]
+        self.co_units = [
+            u for i, u in enumerate(co) if u and u != self.lead_unit and u not in co[:i]
+        ]
         deps = [d.strip() for d in self.referral_departments if d.strip()]
         unknown = [d for d in deps if d not in labels.departments]
         if unknown:
@@ -101,13 +111,13 @@ def _unit(value: str, units: tuple[str, ...], aliases: dict[str, str]) -> str:
 
 class StatusChange(_Versioned):
     status: Status = Field(description="办理中或已答复；分办和转出由分办决定设置")
-    replied_on: date | None = Field(None, description="答复日期，默认今天")
-    note: str | None = Field(None, max_length=2000)
+    replied_on: date | None = Field(default=None, description="答复日期，默认今天")
+    note: str | None = Field(default=None, max_length=2000)
 
 
 class EvaluationCreate(_Versioned):
     evaluation: Evaluation = Field(description="代表对答复的评价")
-    note: str | None = Field(None, max_length=2000)
+    note: str | None = Field(default=None, max_length=2000)
 
 
 # -- output -------------------------------------------------------------------------------

@@ -23,7 +23,9 @@ def _rate(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
 
-def ledger_stats(db: Session, *, session: str | None = None, today: date | None = None, overdue_limit: int = 100) -> Stats:
+def ledger_stats(
+    db: Session, *, session: str | None = None, today: date | None = None, overdue_limit: int = 100
+) -> Stats:
     """Counts per unit and status, referrals, satisfaction and overdue items (one session or all)."""
     today = today or date.today()
     labels = load_labels()
@@ -97,12 +99,16 @@ def ledger_stats(db: Session, *, session: str | None = None, today: date | None 
         by_unit=per_unit,
         by_kind={k: by_kind[k] for k in KINDS},
         referrals=sum(r.lead_unit is None for r in decided),
-        partial_referrals=sum(r.lead_unit is not None and bool(r.referral_departments) for r in decided),
+        partial_referrals=sum(
+            r.lead_unit is not None and bool(r.referral_departments) for r in decided
+        ),
         by_department=dict(departments.most_common()),
         evaluations={e: evaluations[e] for e in EVALUATIONS},
         satisfaction_rate=_rate(sum(evaluations[e] for e in _SATISFIED), n_evaluated),
         overdue=len(overdue),
         overdue_items=overdue[:overdue_limit],
         decided=len(decided),
-        suggestion_followed_rate=_rate(sum(bool(r.follows_suggestion) for r in decided), len(decided)),
+        suggestion_followed_rate=_rate(
+            sum(bool(r.follows_suggestion) for r in decided), len(decided)
+        ),
     )

@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from router import ledger
 from router.api.deps import DbDep, Dispatcher, ServingDep, SettingsDep, TodayDep
-from router.api.errors import PROBLEMS
+from router.api.errors import problems
 from router.api.routes.routing import route_checked
 from router.ledger import (
     DecisionCreate,
@@ -29,17 +29,25 @@ from router.ledger import (
 from router.ledger.schemas import Status
 
 router = APIRouter(tags=["台帐"])
-_WRITE = {k: PROBLEMS[k] for k in (400, 401, 404, 409, 413, 422)}
+_WRITE = problems(400, 401, 404, 409, 413, 422)
 
 
 @router.post(
     "/proposals",
     response_model=ProposalPublic,
     status_code=201,
-    responses={200: {"model": ProposalPublic, "description": "同一届次同一编号已登记且内容相同（幂等）"}, **_WRITE},
+    responses={
+        200: {"model": ProposalPublic, "description": "同一届次同一编号已登记且内容相同（幂等）"},
+        **_WRITE,
+    },
 )
 def create_proposal(
-    body: ProposalCreate, db: DbDep, serving: ServingDep, who: Dispatcher, today: TodayDep, response: Response
+    body: ProposalCreate,
+    db: DbDep,
+    serving: ServingDep,
+    who: Dispatcher,
+    today: TodayDep,
+    response: Response,
 ) -> ProposalPublic:
     """登记一条建议并保存模型建议；同一届次同一编号重复登记只记一次。"""
     suggestion = route_checked(serving.router, body.title, body.content)
@@ -54,12 +62,15 @@ def create_proposal(
                 raise
     if not reg.created:
         if not reg.same:
-            raise HTTPException(409, f"届次“{body.session}”编号“{body.number}”已登记，且内容与本次提交不同；未作修改。")
+            raise HTTPException(
+                409,
+                f"届次“{body.session}”编号“{body.number}”已登记，且内容与本次提交不同；未作修改。",
+            )
         response.status_code = 200
     return ledger.to_public(reg.proposal, today)
 
 
-@router.get("/proposals", response_model=ProposalList, responses={k: PROBLEMS[k] for k in (422,)})
+@router.get("/proposals", response_model=ProposalList, responses=problems(422))
 def list_proposals(
     db: DbDep,
     today: TodayDep,
@@ -72,12 +83,16 @@ def list_proposals(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ProposalList:
     """按届次、单位、状态、是否超期筛选台帐；超期的排在最前。"""
-    flt = ProposalFilter(session=session, unit=unit, status=status, overdue=overdue, q=q, limit=limit, offset=offset)
+    flt = ProposalFilter(
+        session=session, unit=unit, status=status, overdue=overdue, q=q, limit=limit, offset=offset
+    )
     total, rows = ledger.list_proposals(db, flt, today=today)
-    return ProposalList(total=total, limit=limit, offset=offset, items=[ledger.to_public(p, today) for p in rows])
+    return ProposalList(
+        total=total, limit=limit, offset=offset, items=[ledger.to_public(p, today) for p in rows]
+    )
 
 
-@router.get("/proposals/{proposal_id}", response_model=ProposalDetail, responses={404: PROBLEMS[404]})
+@router.get("/proposals/{proposal_id}", response_model=ProposalDetail, responses=problems(404))
 def get_proposal(proposal_id: int, db: DbDep, today: TodayDep) -> ProposalDetail:
     """一条建议：模型建议（含依据词位置）、分办决定、状态与全部修改记录。"""
     return ledger.to_detail(ledger.get_proposal(db, proposal_id, with_events=True), today)
@@ -85,7 +100,12 @@ def get_proposal(proposal_id: int, db: DbDep, today: TodayDep) -> ProposalDetail
 
 @router.post("/proposals/{proposal_id}/decision", response_model=ProposalPublic, responses=_WRITE)
 def decide(
-    proposal_id: int, body: DecisionCreate, db: DbDep, who: Dispatcher, today: TodayDep, settings: SettingsDep
+    proposal_id: int,
+    body: DecisionCreate,
+    db: DbDep,
+    who: Dispatcher,
+    today: TodayDep,
+    settings: SettingsDep,
 ) -> ProposalPublic:
     """确认或更正分办：主办与会办单位，或整件转出（责任部门与理由）。需带 expected_version。"""
     p = ledger.decide(db, proposal_id, body, actor=who, due_days=settings.due_days, today=today)
@@ -94,7 +114,9 @@ def decide(
 
 
 @router.post("/proposals/{proposal_id}/status", response_model=ProposalPublic, responses=_WRITE)
-def change_status(proposal_id: int, body: StatusChange, db: DbDep, who: Dispatcher, today: TodayDep) -> ProposalPublic:
+def change_status(
+    proposal_id: int, body: StatusChange, db: DbDep, who: Dispatcher, today: TodayDep
+) -> ProposalPublic:
     """办理进度：已分办 → 办理中 → 已答复。"""
     p = ledger.change_status(db, proposal_id, body, actor=who, today=today)
     db.commit()
@@ -112,6 +134,10 @@ def record_evaluation(
 
 
 @router.get("/stats", response_model=Stats)
-def stats(db: DbDep, today: TodayDep, session: Annotated[str | None, Query(description="届次；不填为全部")] = None) -> Stats:
+def stats(
+    db: DbDep,
+    today: TodayDep,
+    session: Annotated[str | None, Query(description="届次；不填为全部")] = None,
+) -> Stats:
     """年度报告所需数字：各单位件数、各状态件数、转出件数、满意率、超期事项。"""
     return ledger.ledger_stats(db, session=session, today=today)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from router.api.deps import ServingDep
-from router.api.errors import PROBLEMS
+from router.api.errors import problems
 from router.api.schemas import DepartmentPublic, Health, ModelPublic, Ready, UnitPublic, UnitsPublic
 from router.db import ping
 from router.ledger import EVALUATIONS, REASON_CODES, STATUSES
@@ -53,7 +53,7 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Ready, responses={503: PROBLEMS[422] | {"description": "未就绪"}})
+@router.get("/readyz", response_model=Ready, responses=problems(503))
 async def readyz(request: Request) -> Ready:
     """模型已加载且数据库可以访问时就绪。"""
     holder = getattr(request.app.state, "router_holder", None)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException
 from starlette.concurrency import run_in_threadpool
 
 from router.api.deps import ServingDep, SettingsDep
-from router.api.errors import PROBLEMS
+from router.api.errors import problems
 from router.api.schemas import BatchItem, BatchRequest, BatchResponse, RouteRequest, RouteResult
 from router.routing import Decision, InputError, Router, route, route_many
 from router.text import prepare
@@ -18,7 +18,9 @@ from router.text import prepare
 router = APIRouter(tags=["分办建议"])
 
 
-def input_problem(exc: InputError, title: str | None, content: str | None, max_chars: int) -> HTTPException:
+def input_problem(
+    exc: InputError, title: str | None, content: str | None, max_chars: int
+) -> HTTPException:
     """413 for a text over the limit, 422 for an empty one; the message is the core's own."""
     too_long = len(prepare(title, content)) > max_chars
     return HTTPException(413 if too_long else 422, str(exc))
@@ -36,24 +38,33 @@ def _route_one(r: Router, body: RouteRequest) -> RouteResult:
     return RouteResult(**decision.model_dump(), text=prepare(body.title, body.content))
 
 
-@router.post("/route", response_model=RouteResult, responses={k: PROBLEMS[k] for k in (400, 413, 422)})
+@router.post("/route", response_model=RouteResult, responses=problems(400, 413, 422))
 async def route_proposal(body: RouteRequest, serving: ServingDep) -> RouteResult:
     """为一条建议给出承办单位建议（不写入台帐）。"""
     return await run_in_threadpool(_route_one, serving.router, body)
 
 
-@router.post("/route/batch", response_model=BatchResponse, responses={k: PROBLEMS[k] for k in (400, 413, 422)})
-async def route_batch(body: BatchRequest, serving: ServingDep, settings: SettingsDep) -> BatchResponse:
+@router.post("/route/batch", response_model=BatchResponse, responses=problems(400, 413, 422))
+async def route_batch(
+    body: BatchRequest, serving: ServingDep, settings: SettingsDep
+) -> BatchResponse:
     """一次为多条建议给出建议；单条有误时在该条给出原因，其余照常。"""
     if len(body.items) > settings.batch_max_items:
-        raise HTTPException(413, f"一次最多 {settings.batch_max_items} 条，本次 {len(body.items)} 条。")
+        raise HTTPException(
+            413, f"一次最多 {settings.batch_max_items} 条，本次 {len(body.items)} 条。"
+        )
     r = serving.router
     pairs = [(it.title, it.content) for it in body.items]
     results = await run_in_threadpool(route_many, r, pairs)
     items = [
-        BatchItem(index=i, error=str(res)) if isinstance(res, InputError) else BatchItem(index=i, decision=res)
+        BatchItem(index=i, error=str(res))
+        if isinstance(res, InputError)
+        else BatchItem(index=i, decision=res)
         for i, res in enumerate(results)
     ]
     return BatchResponse(
-        model_version=r.version, count=len(items), errors=sum(it.error is not None for it in items), results=items
+        model_version=r.version,
+        count=len(items),
+        errors=sum(it.error is not None for it in items),
+        results=items,
     )

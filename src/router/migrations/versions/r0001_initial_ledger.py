@@ -56,7 +56,8 @@ def upgrade() -> None:
         sa.Column("updated_at", _TZ, nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.CheckConstraint(
-            "evaluation IS NULL OR evaluation IN ('满意', '基本满意', '不满意')", name=op.f("ck_proposals_evaluation")
+            "evaluation IS NULL OR evaluation IN ('满意', '基本满意', '不满意')",
+            name=op.f("ck_proposals_evaluation"),
         ),
         sa.CheckConstraint("kind IN ('建议', '提案')", name=op.f("ck_proposals_kind")),
         sa.CheckConstraint(
@@ -64,7 +65,8 @@ def upgrade() -> None:
             name=op.f("ck_proposals_reason_code"),
         ),
         sa.CheckConstraint(
-            "status IN ('待分办', '已分办', '办理中', '已答复', '已退办')", name=op.f("ck_proposals_status")
+            "status IN ('待分办', '已分办', '办理中', '已答复', '已退办')",
+            name=op.f("ck_proposals_status"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_proposals")),
         sa.UniqueConstraint("session", "number", name=op.f("uq_proposals_session")),

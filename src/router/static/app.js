@@ -1,0 +1,496 @@
+// The dispatcher's page: route a proposal, confirm or correct it, follow the ledger.
+// Plain DOM: every text from the server or the user is set with textContent, never as HTML.
+"use strict";
+
+const API = "/api/v1";
+const OUT = "__outside__";
+const state = { units: null, decision: null, text: "", proposal: null, stale: false };
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child !== null && child !== undefined) node.append(child); // strings become text nodes
+  }
+  return node;
+}
+
+const pct = (x) => `${Math.round(x * 100)}%`;
+const dispatcher = () => (localStorage.getItem("router.dispatcher") || "").trim();
+
+function say(id, text, kind = "") {
+  const node = $(id);
+  node.textContent = text;
+  node.className = `msg ${kind}`;
+}
+
+// -- API ------------------------------------------------------------------------------------
+async function api(method, path, body, write = false) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (write) {
+    const token = sessionStorage.getItem("router.token");
+    if (token) headers.Authorization = `Bearer ${token}`;
+    if (dispatcher()) headers["X-Dispatcher"] = encodeURIComponent(dispatcher());
+  }
+  const res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let data = null;
+  try { data = await res.json(); } catch (_) { data = null; }
+  if (!res.ok) {
+    let message = (data && typeof data.detail === "string") ? data.detail : `请求失败（${res.status}）`;
+    if (res.status === 401) message += " 请在右上角填写访问令牌。";
+    const error = new Error(message);
+    error.status = res.status;
+    error.data = data;
+    throw error;
+  }
+  return data;
+}
+
+// -- setup ----------------------------------------------------------------------------------
+function unitName(label) {
+  const unit = state.units && state.units.units.find((u) => u.label === label);
+  return unit ? unit.unit : label;
+}
+
+function fillChoices() {
+  const { units, departments, outside_label: outside } = state.units;
+  const lead = $("c-lead");
+  lead.replaceChildren();
+  for (const u of units) lead.append(el("option", { value: u.label, text: `${u.label}（${u.unit}）` }));
+  lead.append(el("option", { value: OUT, text: `转出：${outside}` }));
+  const co = $("c-co");
+  co.replaceChildren(el("legend", { text: "会办单位" }));
+  for (const u of units) co.append(el("label", {}, el("input", { type: "checkbox", value: u.label }), u.label));
+  const deps = $("c-deps");
+  deps.replaceChildren(el("legend", { text: "责任部门（整件或部分转出）" }));
+  for (const d of departments) deps.append(el("label", { title: d.handles }, el("input", { type: "checkbox", value: d.name }), d.name));
+  const filter = $("l-unit");
+  for (const u of units) filter.append(el("option", { value: u.label, text: u.label }));
+  filter.append(el("option", { value: outside, text: `${outside}（转出）` }));
+}
+
+async function init() {
+  $("dispatcher").value = dispatcher();
+  $("token").value = sessionStorage.getItem("router.token") || "";
+  showWho();
+  try {
+    state.units = await api("GET", "/units");
+    fillChoices();
+    const model = await api("GET", "/model");
+    const f1 = model.metrics && model.metrics.full ? `，留出集宏 F1 ${model.metrics.full.macro_f1.toFixed(3)}` : "";
+    $("model-info").textContent = `模型 ${model.version}（训练于 ${model.trained_at || "未知"}${f1}）`;
+  } catch (error) {
+    say("route-msg", `无法连接服务：${error.message}`, "error");
+  }
+  await loadPick();
+}
+
+function showWho() {
+  $("who-state").textContent = dispatcher() ? `当前：${dispatcher()}` : "请填写调度员姓名";
+}
+
+$("who").addEventListener("submit", (event) => {
+  event.preventDefault();
+  localStorage.setItem("router.dispatcher", $("dispatcher").value.trim());
+  sessionStorage.setItem("router.token", $("token").value.trim());
+  showWho();
+});
+
+for (const tab of document.querySelectorAll(".tab")) {
+  tab.addEventListener("click", () => showView(tab.dataset.view));
+}
+
+function showView(name) {
+  for (const tab of document.querySelectorAll(".tab")) tab.classList.toggle("active", tab.dataset.view === name);
+  $("view-route").hidden = name !== "route";
+  $("view-ledger").hidden = name !== "ledger";
+  if (name === "ledger") loadLedger();
+  if (name === "route") loadPick();
+}
+
+// -- routing ------------------------------------------------------------------------------
+const FIELDS = ["f-number", "f-session", "f-kind", "f-deputy", "f-deputy-unit", "f-received", "f-title", "f-content"];
+
+async function loadPick() {
+  const pick = $("pick");
+  const keep = pick.value;
+  try {
+    const list = await api("GET", `/proposals?${new URLSearchParams({ status: "待分办", limit: "500" })}`);
+    pick.replaceChildren(el("option", { value: "", text: "（新建议：手工粘贴）" }));
+    for (const p of list.items) pick.append(el("option", { value: String(p.id), text: `${p.number} ${p.title}` }));
+    pick.value = keep;
+  } catch (_) { /* the list is a convenience; routing still works */ }
+}
+
+$("pick").addEventListener("change", () => {
+  if ($("pick").value) openProposal(Number($("pick").value));
+  else clearForm();
+});
+
+function clearForm() {
+  for (const id of FIELDS) $(id).value = id === "f-kind" ? "建议" : "";
+  for (const id of ["f-number", "f-session"]) $(id).readOnly = false;
+  $("pick").value = "";
+  state.proposal = null;
+  state.decision = null;
+  $("result").hidden = true;
+  say("route-msg", "");
+}
+
+$("btn-clear").addEventListener("click", clearForm);
+
+for (const id of ["f-title", "f-content"]) {
+  $(id).addEventListener("input", () => {
+    if (state.decision && !state.proposal) markStale(true);
+  });
+}
+
+function markStale(stale) {
+  state.stale = stale;
+  $("result").classList.toggle("stale", stale);
+  $("btn-confirm").disabled = stale;
+  $("btn-correct").disabled = stale;
+  if (stale) say("decide-msg", "内容已修改，请重新获取建议。", "error");
+}
+
+$("route-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (state.proposal) {
+    say("route-msg", "已登记的建议使用登记时的模型建议；如需重新计算请先清空。", "");
+    return;
+  }
+  const title = $("f-title").value;
+  const content = $("f-content").value;
+  say("route-msg", "正在计算……");
+  $("btn-route").disabled = true;
+  try {
+    const result = await api("POST", "/route", { title, content });
+    say("route-msg", "");
+    showDecision(result, result.text, null);
+  } catch (error) {
+    say("route-msg", error.message, "error");
+  } finally {
+    $("btn-route").disabled = false;
+  }
+});
+
+async function openProposal(id) {
+  try {
+    const p = await api("GET", `/proposals/${id}`);
+    showView("route");
+    $("f-number").value = p.number;
+    $("f-session").value = p.session;
+    $("f-kind").value = p.kind;
+    $("f-deputy").value = p.deputy_name;
+    $("f-deputy-unit").value = p.deputy_unit;
+    $("f-received").value = p.received_on || "";
+    $("f-title").value = p.title;
+    $("f-content").value = p.content;
+    for (const f of ["f-number", "f-session"]) $(f).readOnly = true;
+    if (p.suggestion) showDecision(p.suggestion, p.text, p);
+    else say("route-msg", "该建议的模型建议无法显示（由旧版本保存）。", "error");
+  } catch (error) {
+    say("route-msg", error.message, "error");
+  }
+}
+
+function showDecision(d, text, proposal) {
+  state.decision = d;
+  state.text = text;
+  state.proposal = proposal;
+  markStale(false);
+  say("decide-msg", "");
+  $("result").hidden = false;
+
+  const main = $("r-main");
+  const outside = d.jurisdiction === "outside";
+  main.className = outside ? "main outside" : "main";
+  main.replaceChildren(
+    outside ? "非公安职责，建议转出：" : "建议承办单位：",
+    el("strong", { id: "r-unit", text: outside ? (d.departments.join("、") || "未能确定责任部门") : `${d.unit}（${d.unit_name}）` }),
+  );
+  $("r-fill").style.width = pct(d.confidence);
+  $("r-bar").classList.toggle("low", d.needs_review);
+  $("r-bar").setAttribute("aria-valuenow", String(Math.round(d.confidence * 100)));
+  $("r-confidence").textContent = `置信度 ${pct(d.confidence)}`;
+
+  const alts = $("r-alts");
+  alts.replaceChildren(el("span", { class: "muted", text: "备选：" }));
+  for (const a of d.alternatives) {
+    const bar = el("span", { class: "bar small" }, el("span", { class: "fill" }));
+    bar.firstChild.style.width = pct(a.confidence);
+    alts.append(el("div", { class: "alt" }, `${a.unit} ${pct(a.confidence)}`, bar));
+  }
+  $("r-co").textContent = d.co_units.length ? `建议会办：${d.co_units.join("、")}` : "";
+
+  const jur = $("r-jur");
+  jur.hidden = d.jurisdiction === "police";
+  if (!jur.hidden) {
+    const list = el("ul");
+    for (const part of d.outside_parts) {
+      list.append(el("li", { text: `${part.part} → ${part.departments.join("、")}（依据：${part.words.join("、")}）` }));
+    }
+    jur.replaceChildren(
+      el("strong", { text: outside ? "整件不属于公安机关职责" : "部分内容不属于公安机关职责" }),
+      list,
+    );
+  }
+  const review = $("r-review");
+  review.replaceChildren(
+    d.needs_review
+      ? el("p", { class: "review", text: `需人工复核：${d.review_reasons.join("；")}` })
+      : el("p", { class: "okline", text: "可直接确认。" }),
+  );
+  showCurrent(proposal);
+  showText(text, d.evidence);
+  const terms = $("r-terms");
+  terms.replaceChildren(...d.top_terms.map((t) => el("li", { title: `权重 ${t.weight}`, text: t.term })));
+  $("r-version").textContent = `模型版本 ${d.model_version}`;
+  prefillCorrection(d);
+}
+
+function showCurrent(p) {
+  const box = $("r-current");
+  const decided = p && p.decision;
+  box.hidden = !decided;
+  $("btn-confirm").hidden = Boolean(decided);
+  if (!decided) return;
+  const dec = p.decision;
+  const what = dec.lead_unit ? `主办 ${dec.lead_unit}${dec.co_units.length ? `，会办 ${dec.co_units.join("、")}` : ""}` : `转出 ${dec.referral_departments.join("、")}`;
+  box.textContent = `已分办：${what}（${dec.decided_by}，${dec.decided_at.slice(0, 10)}），状态 ${p.status}。重新分办须选择原因。`;
+  $("correct").open = true;
+}
+
+function showText(text, evidence) {
+  const box = $("r-text");
+  box.replaceChildren();
+  const spans = [...evidence].sort((a, b) => a.start - b.start);
+  let at = 0;
+  for (const e of spans) {
+    if (e.start < at) continue; // overlapping evidence: keep the first
+    box.append(text.slice(at, e.start));
+    box.append(el("mark", { title: `可能属于：${e.departments.join("、")}`, text: text.slice(e.start, e.end) }));
+    at = e.end;
+  }
+  box.append(text.slice(at));
+}
+
+function prefillCorrection(d) {
+  $("c-lead").value = d.unit || OUT;
+  for (const box of $("c-co").querySelectorAll("input")) box.checked = d.co_units.includes(box.value);
+  const deps = d.jurisdiction === "police" ? [] : d.departments;
+  for (const box of $("c-deps").querySelectorAll("input")) box.checked = deps.includes(box.value);
+  $("c-reason").value = "";
+  $("c-note").value = "";
+}
+
+// -- deciding -------------------------------------------------------------------------------
+function referralReason(d) {
+  const parts = d.outside_parts.map((p) => `${p.part}（${p.departments.join("、")}）`);
+  return `不属于公安机关职责${parts.length ? "：" + parts.join("；") : ""}`;
+}
+
+function fromSuggestion(d) {
+  if (d.unit) {
+    return { lead_unit: d.unit, co_units: d.co_units, referral_departments: d.jurisdiction === "partial" ? d.departments : [] };
+  }
+  return { lead_unit: null, co_units: [], referral_departments: d.departments, referral_reason: referralReason(d) };
+}
+
+function fromCorrection() {
+  const lead = $("c-lead").value;
+  const checked = (id) => [...$(id).querySelectorAll("input:checked")].map((b) => b.value);
+  const note = $("c-note").value.trim() || null;
+  const body = { reason_code: $("c-reason").value || null, referral_departments: checked("c-deps") };
+  if (lead === OUT) return { ...body, lead_unit: null, co_units: [], referral_reason: note };
+  return { ...body, lead_unit: lead, co_units: checked("c-co").filter((u) => u !== lead), note };
+}
+
+function registration() {
+  return {
+    number: $("f-number").value.trim(),
+    session: $("f-session").value.trim(),
+    kind: $("f-kind").value,
+    deputy_name: $("f-deputy").value.trim(),
+    deputy_unit: $("f-deputy-unit").value.trim(),
+    received_on: $("f-received").value || null,
+    title: $("f-title").value,
+    content: $("f-content").value,
+  };
+}
+
+async function submitDecision(body) {
+  if (!dispatcher()) {
+    say("decide-msg", "请先在右上角填写调度员姓名并保存。", "error");
+    return;
+  }
+  let p = state.proposal;
+  try {
+    if (!p) {
+      const reg = registration();
+      if (!reg.number || !reg.session) {
+        say("decide-msg", "确认前请填写编号和届次，以便记入台帐。", "error");
+        return;
+      }
+      p = await api("POST", "/proposals", reg, true);
+      state.proposal = p;
+      $("f-number").readOnly = true;
+      $("f-session").readOnly = true;
+    }
+    const saved = await api("POST", `/proposals/${p.id}/decision`, { ...body, expected_version: p.version }, true);
+    state.proposal = saved;
+    const dec = saved.decision;
+    const what = dec.lead_unit
+      ? `主办 ${dec.lead_unit}（${unitName(dec.lead_unit)}）${dec.co_units.length ? `，会办 ${dec.co_units.join("、")}` : ""}，办理期限 ${saved.due_on}`
+      : `已转出：${dec.referral_departments.join("、")}`;
+    say("decide-msg", `已记入台帐（${saved.session} ${saved.number}）：${what}。`, "ok");
+    $("btn-confirm").hidden = true;
+    loadPick();
+  } catch (error) {
+    say("decide-msg", error.message, "error");
+    if (error.status === 409 && p && p.id) {
+      const fresh = await api("GET", `/proposals/${p.id}`);
+      state.proposal = fresh;
+      showCurrent(fresh);
+    }
+  }
+}
+
+$("btn-confirm").addEventListener("click", () => {
+  if (state.decision && !state.stale) submitDecision(fromSuggestion(state.decision));
+});
+
+$("btn-correct").addEventListener("click", () => {
+  if (!state.decision || state.stale) return;
+  const body = fromCorrection();
+  const suggested = state.proposal && state.proposal.suggested_unit !== undefined ? state.proposal.suggested_unit : state.decision.unit;
+  if (body.lead_unit !== suggested && !body.reason_code) {
+    say("decide-msg", "与模型建议不同，请选择原因。", "error");
+    return;
+  }
+  submitDecision(body);
+});
+
+// -- ledger -------------------------------------------------------------------------------
+$("ledger-filter").addEventListener("submit", (event) => {
+  event.preventDefault();
+  say("l-msg", "");
+  loadLedger();
+});
+
+async function loadLedger() {
+  const params = new URLSearchParams({ limit: "200" });
+  const session = $("l-session").value;
+  if (session) params.set("session", session);
+  if ($("l-status").value) params.set("status", $("l-status").value);
+  if ($("l-unit").value) params.set("unit", $("l-unit").value);
+  if ($("l-overdue").checked) params.set("overdue", "true");
+  try {
+    const [list, stats] = await Promise.all([
+      api("GET", `/proposals?${params}`),
+      api("GET", `/stats${session ? `?session=${encodeURIComponent(session)}` : ""}`),
+    ]);
+    renderRows(list);
+    renderStats(stats);
+  } catch (error) {
+    say("l-msg", error.message, "error");
+  }
+}
+
+function renderRows(list) {
+  const body = $("l-table").querySelector("tbody");
+  body.replaceChildren();
+  for (const p of list.items) {
+    const dec = p.decision;
+    const handler = dec ? (dec.lead_unit || `转出：${dec.referral_departments.join("、")}`) : "";
+    const due = el("td", {}, p.due_on || "");
+    if (p.overdue) due.append(" ", el("span", { class: "badge late", text: `超期 ${p.days_overdue} 天` }));
+    const row = el(
+      "tr",
+      { class: p.overdue ? "overdue" : "", "data-id": String(p.id) },
+      el("td", { text: p.number }),
+      el("td", { text: p.session }),
+      el("td", { text: p.title }),
+      el("td", { text: p.deputy_name }),
+      el("td", { text: `${p.suggested_unit || "转出"} ${pct(p.suggested_confidence)}` }),
+      el("td", { text: handler }),
+      el("td", {}, el("span", { class: "badge", text: p.status })),
+      due,
+      el("td", { text: p.evaluation || "" }),
+      el("td", {}, rowActions(p)),
+    );
+    body.append(row);
+  }
+  $("l-summary").textContent = `共 ${list.total} 件${list.total > list.items.length ? `，显示前 ${list.items.length} 件` : ""}`;
+}
+
+function rowActions(p) {
+  const box = el("div", { class: "rowacts" });
+  const button = (text, action) => el("button", { type: "button", text, onclick: action });
+  box.append(button(p.status === "待分办" ? "分办" : "查看", () => openProposal(p.id)));
+  if (p.status === "已分办") box.append(button("办理中", () => setStatus(p, "办理中")));
+  if (p.status === "已分办" || p.status === "办理中") box.append(button("已答复", () => setStatus(p, "已答复")));
+  if (p.status === "已答复") {
+    const pick = el("select", { "aria-label": "评价" }, el("option", { value: "", text: "评价…" }));
+    for (const e of ["满意", "基本满意", "不满意"]) pick.append(el("option", { value: e, text: e }));
+    pick.value = p.evaluation || "";
+    pick.addEventListener("change", () => pick.value && setEvaluation(p, pick.value));
+    box.append(pick);
+  }
+  return box;
+}
+
+async function setStatus(p, status) {
+  try {
+    await api("POST", `/proposals/${p.id}/status`, { status, expected_version: p.version }, true);
+    say("l-msg", `${p.number} 已改为“${status}”。`, "ok");
+  } catch (error) {
+    say("l-msg", error.message, "error");
+  }
+  await loadLedger();
+}
+
+async function setEvaluation(p, evaluation) {
+  try {
+    await api("POST", `/proposals/${p.id}/evaluation`, { evaluation, expected_version: p.version }, true);
+    say("l-msg", `${p.number} 评价已登记：${evaluation}。`, "ok");
+  } catch (error) {
+    say("l-msg", error.message, "error");
+  }
+  await loadLedger();
+}
+
+function renderStats(s) {
+  const select = $("l-session");
+  const keep = select.value;
+  select.replaceChildren(el("option", { value: "", text: "全部" }), ...s.sessions.map((x) => el("option", { value: x, text: x })));
+  select.value = keep;
+  const body = $("s-table").querySelector("tbody");
+  body.replaceChildren(
+    ...s.by_unit.map((u) =>
+      el(
+        "tr",
+        {},
+        el("td", { text: u.unit, title: u.unit_name }),
+        el("td", { class: "num", text: String(u.lead) }),
+        el("td", { class: "num", text: String(u.co) }),
+        el("td", { class: "num", text: String(u.replied) }),
+        el("td", { class: "num", text: String(u.overdue) }),
+        el("td", { class: "num", text: u.satisfaction_rate === null ? "—" : pct(u.satisfaction_rate) }),
+      ),
+    ),
+  );
+  const rate = s.satisfaction_rate === null ? "—" : pct(s.satisfaction_rate);
+  const statuses = Object.entries(s.by_status).map(([k, v]) => `${k} ${v}`).join("，");
+  $("s-summary").textContent = `共 ${s.total} 件（${statuses}）；整件转出 ${s.referrals} 件，部分转出 ${s.partial_referrals} 件；满意率 ${rate}；超期 ${s.overdue} 件。`;
+}
+
+init();

@@ -1,0 +1,86 @@
+// The batch upload box: send a whole ledger to POST /api/v1/batch, offer the routed workbook.
+// Kept apart from app.js; it reads the same saved token and dispatcher name for registration.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const form = $("batch-form");
+  if (!form) return;
+  let lastUrl = null;
+
+  function say(text, kind = "") {
+    const node = $("batch-msg");
+    node.textContent = text;
+    node.className = `msg ${kind}`;
+  }
+
+  function fileName(res) {
+    const header = res.headers.get("Content-Disposition") || "";
+    const match = /filename\*=UTF-8''([^;]+)/i.exec(header);
+    try {
+      return match ? decodeURIComponent(match[1]) : "分办结果.xlsx";
+    } catch (_) {
+      return "分办结果.xlsx";
+    }
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const file = $("batch-file").files[0];
+    if (!file) {
+      say("请先选择台帐文件。", "error");
+      return;
+    }
+    const register = $("batch-register").checked;
+    const session = $("batch-session").value.trim();
+    if (register && !session) {
+      say("登记到台帐时请填写届次。", "error");
+      return;
+    }
+    const body = new FormData();
+    body.append("file", file);
+    const headers = { Accept: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet, application/json" };
+    let url = "/api/v1/batch";
+    if (register) {
+      url = "/api/v1/batch/register";
+      body.append("session", session);
+      const token = sessionStorage.getItem("router.token");
+      const who = (localStorage.getItem("router.dispatcher") || "").trim();
+      if (token) headers.Authorization = `Bearer ${token}`;
+      if (who) headers["X-Dispatcher"] = encodeURIComponent(who);
+    }
+    const button = $("btn-batch");
+    const link = $("batch-download");
+    button.disabled = true;
+    link.hidden = true;
+    say(`正在分办 ${file.name} ……`);
+    try {
+      const res = await fetch(url, { method: "POST", headers, body });
+      if (!res.ok) {
+        let message = `请求失败（${res.status}）`;
+        try {
+          const data = await res.json();
+          if (data && typeof data.detail === "string") message = data.detail;
+        } catch (_) { /* not JSON */ }
+        if (res.status === 401) message += " 请在右上角填写访问令牌。";
+        say(message, "error");
+        return;
+      }
+      const blob = await res.blob();
+      if (lastUrl) URL.revokeObjectURL(lastUrl);
+      lastUrl = URL.createObjectURL(blob);
+      link.href = lastUrl;
+      link.download = fileName(res);
+      link.textContent = `下载 ${link.download}`;
+      link.hidden = false;
+      const h = (name) => res.headers.get(name) || "0";
+      let text = `共 ${h("X-Batch-Rows")} 行：已给出建议 ${h("X-Batch-Routed")} 行（可批量确认 ${h("X-Batch-Confirmable")}，需人工复核 ${h("X-Batch-Review")}），问题行 ${h("X-Batch-Problems")}，并案 ${h("X-Batch-Groups")} 组。`;
+      if (register) text += ` 新登记 ${h("X-Batch-Registered")} 件，已在台帐 ${h("X-Batch-Existing")} 件。`;
+      say(text, "ok");
+    } catch (err) {
+      say(`上传失败：${err.message}`, "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+})();
