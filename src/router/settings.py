@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     serve_port: int = 8000
     serve_workers: int = 1
     max_request_mb: int = 32
+    model_watch_seconds: float = 5.0  # how often a server checks models/current; 0 turns it off
     timezone: str = Field(
         default="Asia/Shanghai", description="The office's calendar: due dates and overdue."
     )

@@ -6,6 +6,9 @@ once, upgrades the ledger's schema and opens the database; requests share them.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -20,12 +23,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from router import __version__
 from router.api import errors
 from router.api.holder import RouterHolder, Serving, load_serving
-from router.api.routes import batch, ledger, meta, routing
+from router.api.routes import admin, batch, ledger, meta, routing
 from router.db import make_engine, make_sessionmaker, upgrade
 from router.settings import Settings
 from router.text import init as init_text
 
 API_PREFIX = "/api/v1"
+log = logging.getLogger("router.api")
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -110,6 +114,19 @@ class _SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+async def _follow_promotions(holder: RouterHolder, settings: Settings) -> None:
+    """Swap in a model promoted by `router retrain` or `router models promote`, no restart."""
+    while True:
+        await asyncio.sleep(settings.model_watch_seconds)
+        try:
+            if await run_in_threadpool(holder.follow_pointer, settings):
+                log.info("now serving model %s", holder.current.router.version)
+        except Exception:  # a broken promotion must not stop the server; the old model serves
+            log.exception(
+                "could not load the promoted model; keeping %s", holder.current.router.version
+            )
+
+
 def create_app(settings: Settings, *, serving: Serving | None = None) -> FastAPI:
     """Build the app; refuses settings without a usable token unless in development mode.
 
@@ -125,10 +142,19 @@ def create_app(settings: Settings, *, serving: Serving | None = None) -> FastAPI
         await run_in_threadpool(upgrade, engine)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
-        app.state.router_holder = RouterHolder(loaded)
+        holder = app.state.router_holder = RouterHolder(loaded)
+        watcher = (
+            asyncio.create_task(_follow_promotions(holder, settings))
+            if settings.model_watch_seconds > 0
+            else None
+        )
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
             engine.dispose()
 
     max_bytes = settings.max_request_mb * 1024 * 1024
@@ -140,7 +166,7 @@ def create_app(settings: Settings, *, serving: Serving | None = None) -> FastAPI
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (routing, ledger, meta, batch):
+    for module in (routing, ledger, meta, batch, admin):
         app.include_router(module.router, prefix=API_PREFIX)
     app.mount("/static", StaticFiles(packages=[("router", "static")]), name="static")
     page = resources.files("router").joinpath("static", "index.html").read_text(encoding="utf-8")

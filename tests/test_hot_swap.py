@@ -1,0 +1,121 @@
+"""A promotion reaches a running server without a restart and without one failed request."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from router.api import create_app
+from router.registry import Registry
+from router.routing import route
+from router.serving import load_router
+from router.settings import Settings, get_settings
+from router.train import train
+from tests.conftest import TOKEN, AppClient
+
+TEXT = {
+    "title": "关于加强电动自行车管理的建议",
+    "content": "电动自行车逆行、闯红灯多发，建议加强执法和上牌管理。",
+}
+
+
+@pytest.fixture()
+def two_versions(
+    small_trained_home: Path, small_corpus: Path, tmp_path: Path, sqlite_url: str
+) -> tuple[Settings, str, str]:
+    shutil.copytree(small_trained_home / "models", tmp_path / "models")
+    settings = get_settings(
+        {},
+        home=tmp_path,
+        corpus_path=small_corpus,
+        database_url=sqlite_url,
+        api_token=TOKEN,
+        model_watch_seconds=0.1,
+    )
+    serving = Registry(settings.models_path).current()
+    assert serving is not None
+    from dataclasses import replace
+
+    from router.train import DEFAULT_CONFIG
+
+    other = train(
+        settings, replace(DEFAULT_CONFIG, classifier="logreg", C=10.0), promote=False, cv=False
+    ).version
+    return settings, serving, other
+
+
+def _expected(settings: Settings, version: str) -> float:
+    return route(load_router(settings, version), TEXT["title"], TEXT["content"]).confidence
+
+
+def test_requests_flow_through_a_swap_and_name_the_version_that_answered(
+    two_versions: tuple[Settings, str, str], auth: dict[str, str]
+) -> None:
+    settings, old, new = two_versions
+    expected = {old: _expected(settings, old), new: _expected(settings, new)}
+    assert expected[old] != expected[new]  # so an answer shows which model produced it
+    client = AppClient(create_app(settings))
+    answers: list[tuple[int, str | None, float | None]] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            r = client.post("/api/v1/route", json=TEXT)
+            body: dict[str, Any] = r.json() if r.status_code == 200 else {}
+            answers.append((r.status_code, body.get("model_version"), body.get("confidence")))
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        Registry(settings.models_path).promote(new, reason="test")  # what `router retrain` does
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(v == new for _, v, _ in answers[-4:]):
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert Registry(settings.models_path).rollback() == old  # `router models rollback`
+        swapped_back = client.post("/api/v1/admin/reload", headers=auth)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        client.close()
+
+    assert swapped_back.status_code == 200, swapped_back.text
+    assert swapped_back.json() == {"previous": new, "current": old, "changed": True}
+    assert len(answers) > 20
+    assert all(code == 200 for code, _, _ in answers), {c for c, _, _ in answers}
+    for _, version, confidence in answers:
+        assert version in expected
+        assert confidence == pytest.approx(expected[version])
+    versions = [v for _, v, _ in answers]
+    first_new, last_new = versions.index(new), len(versions) - 1 - versions[::-1].index(new)
+    assert versions[0] == old and versions[-1] == old
+    assert first_new < last_new
+
+
+def test_reload_needs_the_token_and_keeps_serving_when_a_promotion_is_broken(
+    two_versions: tuple[Settings, str, str], auth: dict[str, str]
+) -> None:
+    settings, old, new = two_versions
+    client = AppClient(create_app(settings))
+    try:
+        assert client.post("/api/v1/admin/reload").status_code == 401
+        artifact = settings.models_path / new / "model.joblib"
+        Registry(settings.models_path).promote(new)
+        artifact.write_bytes(artifact.read_bytes()[:-10])  # damaged after its promotion
+        r = client.post("/api/v1/admin/reload", headers=auth)
+        assert r.status_code == 409 and "继续使用原模型" in r.json()["detail"]
+        assert client.post("/api/v1/route", json=TEXT).json()["model_version"] == old
+        Registry(settings.models_path).rollback()
+        unchanged = client.post("/api/v1/admin/reload", headers=auth).json()
+        assert unchanged == {"previous": old, "current": old, "changed": False}
+    finally:
+        client.close()
