@@ -123,7 +123,8 @@ def _counter(vec: TfidfVectorizer) -> _Counts:
             get = vocab.get
 
             def count_words(text: str) -> tuple[np.ndarray, np.ndarray]:
-                found = Counter([j for j in map(get, _word_ngrams(tokenize(text), lo, hi)) if j is not None])
+                grams = _word_ngrams(tokenize(text), lo, hi)
+                found = Counter([j for j in map(get, grams) if j is not None])
                 return (
                     np.fromiter(found.keys(), dtype=np.int64, count=len(found)),
                     np.fromiter(found.values(), dtype=np.float64, count=len(found)),
@@ -268,7 +269,7 @@ class _FastScorer:
         p = 1.0 / (1.0 + np.exp(a * scores + b))
         total = p.sum(axis=1, keepdims=True)
         safe = np.where(total > 0, total, 1.0)
-        return np.where(total > 0, p / safe, 1.0 / p.shape[1])
+        return np.asarray(np.where(total > 0, p / safe, 1.0 / p.shape[1]))
 
     def proba(self, idx: np.ndarray, val: np.ndarray) -> np.ndarray:
         scores = val @ self.weights[idx] + self.intercept
@@ -403,6 +404,14 @@ class TextModel:
         return self._coef
 
     @property
+    def word_features(self) -> int:
+        """How many leading feature columns are words (the rest are character n-grams)."""
+        features = self.pipeline.named_steps["features"]
+        if isinstance(features, FeatureUnion):
+            return len(features.transformer_list[0][1].vocabulary_)
+        return len(features.vocabulary_)
+
+    @property
     def feature_names(self) -> np.ndarray:
         if self._names is None:
             self._names = np.asarray(self.pipeline.named_steps["features"].get_feature_names_out())
@@ -411,12 +420,18 @@ class TextModel:
     def top_terms(
         self, row: sparse.csr_matrix | tuple[np.ndarray, np.ndarray], class_index: int, k: int = 8
     ) -> list[tuple[str, float]]:
-        """Terms of one document that weighed most for one class (value times weight)."""
+        """Words of one document that weighed most for one class (value times weight).
+
+        Character n-grams also carry weight but read poorly to a dispatcher ("路", "信号"), so
+        only word features are shown.
+        """
         if isinstance(row, tuple):
             idx, data = row
         else:
             csr = row.tocsr()
             idx, data = csr.indices, csr.data
+        words = idx < self.word_features
+        idx, data = idx[words], data[words]
         if idx.size == 0:
             return []
         contrib = data * self.coef[class_index, idx]
