@@ -41,3 +41,57 @@ def jaccard_pairs(
 def max_jaccard(texts: Sequence[str], n: int = 5) -> tuple[int, int, float]:
     pairs = jaccard_pairs(texts, 0.0, n)
     return pairs[0] if pairs else (-1, -1, 0.0)
+
+
+def tfidf_rows(texts: Sequence[str], *, words: bool = False) -> sparse.csr_matrix:
+    """L2-normalised TF-IDF rows fitted on these texts themselves.
+
+    Character bigrams by default (robust to segmentation and short titles); ``words`` uses
+    the domain tokenizer. Fitting on the batch lets a phrase every row shares ("建议",
+    "加强") weigh little, so two rows score high only when they share what is particular.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if words:
+        from router.text import tokenize
+
+        vec = TfidfVectorizer(
+            tokenizer=tokenize, token_pattern=None, lowercase=False, sublinear_tf=True
+        )
+    else:
+        vec = TfidfVectorizer(
+            analyzer="char", ngram_range=(2, 2), lowercase=False, sublinear_tf=True
+        )
+    squeezed = ["".join(t.split()) for t in texts]
+    try:
+        return vec.fit_transform(squeezed).astype(np.float32).tocsr()
+    except ValueError:  # no text long enough for one feature
+        return sparse.csr_matrix((len(texts), 0), dtype=np.float32)
+
+
+def cosine_pairs(
+    rows: sparse.csr_matrix, threshold: float, block: int = 1000
+) -> list[tuple[int, int, float]]:
+    """Pairs (i < j) of L2-normalised rows whose cosine is at least ``threshold``.
+
+    Computed a block of rows at a time, so that memory stays bounded on a ledger of
+    tens of thousands of rows.
+    """
+    n = rows.shape[0]
+    out: list[tuple[int, int, float]] = []
+    if n < 2 or rows.shape[1] == 0:
+        return out
+    rows_t = rows.T.tocsc()
+    for start in range(0, n, block):
+        prod = (rows[start : start + block] @ rows_t).tocoo()
+        i = prod.row + start
+        keep = (prod.col > i) & (prod.data >= threshold - 1e-6)
+        out.extend(
+            zip(
+                i[keep].tolist(),
+                prod.col[keep].tolist(),
+                np.minimum(prod.data[keep], 1.0).astype(float).tolist(),
+                strict=True,
+            )
+        )
+    return out

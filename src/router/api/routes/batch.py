@@ -1,0 +1,146 @@
+"""Batch endpoints: upload a session's ledger, get the routed workbook back.
+
+The work is :mod:`router.batch`, the same as ``router batch``; these handlers only read the
+upload, map the core's Chinese errors to status codes and send the file. They are plain
+``def``: FastAPI runs them in the thread pool, so routing thousands of rows never holds up
+the event loop.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+from fastapi.responses import Response
+
+from router import ledger
+from router.api.deps import DbDep, Dispatcher, ServingDep, SettingsDep
+from router.api.errors import problems
+from router.batch import (
+    BatchOptions,
+    BatchResult,
+    load_input,
+    register_rows,
+    route_table,
+    write_output,
+)
+from router.columns import ColumnError
+from router.settings import Settings
+from router.tables import TableError
+
+router = APIRouter(tags=["批量分办"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_ERRORS = problems(400, 413, 422)
+
+ColumnForm = Annotated[
+    str | None, Form(description="表头文字或列字母（如 C）；不填则按表头自动识别")
+]
+
+
+def _read_upload(upload: UploadFile, settings: Settings) -> tuple[bytes, str]:
+    limit = settings.batch_max_file_mb * 1024 * 1024
+    data = upload.file.read(limit + 1)
+    name = upload.filename or "上传文件.xlsx"
+    if len(data) > limit:
+        raise HTTPException(
+            413, f"{name} 超过 {settings.batch_max_file_mb} MB 的上限。请按年度拆分后分别上传。"
+        )
+    return data, name
+
+
+def _route_upload(
+    upload: UploadFile,
+    settings: Settings,
+    serving: Any,
+    overrides: dict[str, str | None],
+    keep: bool,
+) -> BatchResult:
+    data, name = _read_upload(upload, settings)
+    options = BatchOptions.from_settings(settings, overrides=overrides)
+    try:
+        table, columns = load_input((data, name), options)
+    except TableError as exc:
+        raise HTTPException(exc.status, exc.message) from exc
+    except ColumnError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return route_table(serving.router, table, columns, options, keep_decisions=keep)
+
+
+def _workbook(result: BatchResult) -> Response:
+    buffer = io.BytesIO()
+    write_output(result, buffer, "xlsx")
+    stem = result.table.source.rsplit(".", 1)[0] or "台帐"
+    filename = f"{stem}-分办结果.xlsx"
+    s = result.summary()
+    headers = {
+        "Content-Disposition": f"attachment; filename=\"routed.xlsx\"; filename*=UTF-8''{quote(filename)}",
+        "X-Batch-Rows": str(s["rows"]),
+        "X-Batch-Routed": str(s["routed"]),
+        "X-Batch-Problems": str(s["problems"]),
+        "X-Batch-Review": str(s["needs_review"]),
+        "X-Batch-Confirmable": str(s["confirmable"]),
+        "X-Batch-Groups": str(s["groups"]),
+        "X-Model-Version": result.model_version,
+    }
+    if result.registration is not None:
+        headers["X-Batch-Registered"] = str(result.registration.created)
+        headers["X-Batch-Existing"] = str(result.registration.existing)
+    return Response(buffer.getvalue(), media_type=XLSX, headers=headers)
+
+
+_FILE_DOC = "台帐文件：.xlsx、.xls 或 .csv（UTF-8 / GBK）"
+_OK: dict[int | str, dict[str, Any]] = {
+    200: {"content": {XLSX: {}}, "description": "分办结果工作簿：一览表、统计、问题行、并案"}
+}
+
+
+@router.post("/batch", response_class=Response, responses={**_OK, **_ERRORS})
+def batch_file(
+    file: Annotated[UploadFile, File(description=_FILE_DOC)],
+    serving: ServingDep,
+    settings: SettingsDep,
+    number_col: ColumnForm = None,
+    title_col: ColumnForm = None,
+    content_col: ColumnForm = None,
+) -> Response:
+    """上传整份台帐，逐行给出分办建议，返回结果工作簿（不写入台帐）。"""
+    overrides = {"number": number_col, "title": title_col, "content": content_col}
+    result = _route_upload(file, settings, serving, overrides, keep=False)
+    return _workbook(result)
+
+
+@router.post(
+    "/batch/register",
+    response_class=Response,
+    responses={**_OK, **problems(400, 401, 409, 413, 422)},
+)
+def batch_register(
+    file: Annotated[UploadFile, File(description=_FILE_DOC)],
+    session: Annotated[str, Form(min_length=1, max_length=64, description="届次，如“十七届三次”")],
+    db: DbDep,
+    who: Dispatcher,
+    serving: ServingDep,
+    settings: SettingsDep,
+    number_col: ColumnForm = None,
+    title_col: ColumnForm = None,
+    content_col: ColumnForm = None,
+) -> Response:
+    """上传整份台帐，分办并登记每一行（一个事务；同一届次同一编号不重复登记），返回结果工作簿。"""
+    overrides = {"number": number_col, "title": title_col, "content": content_col}
+    result = _route_upload(file, settings, serving, overrides, keep=True)
+    for attempt in (1, 2):
+        try:
+            register_rows(db, result, session.strip(), actor=who)
+            response = _workbook(result)
+            db.commit()
+            return response
+        except TableError as exc:
+            db.rollback()
+            raise HTTPException(exc.status, exc.message) from exc
+        except ledger.DuplicateError:
+            db.rollback()  # registered by someone else just now: the retry finds those rows
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
