@@ -71,7 +71,9 @@ def corpus_examples(settings: Settings, labels: LabelSet) -> list[Example]:
     df = load_corpus(settings.corpus, labels)
     return [
         Example(str(t), str(c), str(lab), "corpus", str(d))
-        for t, c, lab, d in zip(df["title"], df["content"], df["label"], df["departments"], strict=True)
+        for t, c, lab, d in zip(
+            df["title"], df["content"], df["label"], df["departments"], strict=True
+        )
     ]
 
 

@@ -92,6 +92,8 @@ def get_settings(env: Mapping[str, str] | None = None, **overrides: object) -> S
     """Settings from the process environment, or from ``env`` when a test passes a dict."""
     if env is None:
         return Settings(**overrides)  # type: ignore[arg-type]
-    values: dict[str, object] = {k[len("ROUTER_") :].lower(): v for k, v in env.items() if k.startswith("ROUTER_")}
+    values: dict[str, object] = {
+        k[len("ROUTER_") :].lower(): v for k, v in env.items() if k.startswith("ROUTER_")
+    }
     values.update(overrides)
     return Settings.model_validate(values)

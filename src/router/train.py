@@ -68,7 +68,8 @@ def jurisdiction_metrics(decisions: list[Decision], test: pd.DataFrame) -> dict[
         ),
         "outside_recall": float(
             np.mean(
-                [p != "police" for p, g in zip(pred, gold, strict=True) if g == "outside"] or [False]
+                [p != "police" for p, g in zip(pred, gold, strict=True) if g == "outside"]
+                or [False]
             )
         ),
         "department_hit_rate": float(np.mean([bool(g & p) for g, p in dep_rows] or [False])),
