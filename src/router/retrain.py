@@ -10,7 +10,6 @@ and the registry's atomic writes mean a crash leaves the serving model as it was
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,15 +18,14 @@ from typing import Any
 import pandas as pd
 from filelock import FileLock, Timeout
 
-from router.dataset import load_corpus, split_corpus, split_list
+from router.dataset import load_corpus, split_corpus
 from router.evaluate import write_plots
 from router.labels import LabelSet, load_labels
-from router.model import TextModel
 from router.registry import Registry, RegistryError
 from router.rules import load_rules
 from router.settings import Settings
 from router.text import prepare
-from router.train import DEFAULT_CONFIG, cross_validate, evaluate_model
+from router.train import DEFAULT_CONFIG, cross_validate, evaluate_model, fit_frame
 
 Say = Callable[[str], None]
 EVAL_FILE = "frozen_eval.csv"
@@ -285,14 +283,7 @@ def _retrain(
             for k, v in counts.items()
         )
     )
-    started = time.perf_counter()
-    candidate = TextModel.fit(
-        list(data["text"]),
-        list(data["label"]),
-        DEFAULT_CONFIG,
-        [split_list(d) for d in data["departments"]],
-    )
-    seconds = time.perf_counter() - started
+    candidate, seconds = fit_frame(data, DEFAULT_CONFIG)
     say(
         f"候选模型训练用时 {seconds:.1f} 秒，正在与服务中的模型 {serving_version} 在冻结评估集（{len(eval_df)} 条）上比较……"
     )

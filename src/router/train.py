@@ -156,6 +156,15 @@ def compare_configs(
     return results
 
 
+def fit_frame(df: pd.DataFrame, config: ModelConfig) -> tuple[TextModel, float]:
+    """Fit on a frame with ``text``, ``label`` and ``departments``; returns the model and seconds."""
+    started = time.perf_counter()
+    model = TextModel.fit(
+        list(df["text"]), list(df["label"]), config, [split_list(d) for d in df["departments"]]
+    )
+    return model, time.perf_counter() - started
+
+
 def train(
     settings: Settings,
     config: ModelConfig = DEFAULT_CONFIG,
@@ -176,14 +185,7 @@ def train(
     say(
         f"语料 {len(corpus)} 条：训练 {len(train_df)} 条，留出评估 {len(test_df)} 条（随机种子 {settings.split_seed}）。"
     )
-    started = time.perf_counter()
-    model = TextModel.fit(
-        list(train_df["text"]),
-        list(train_df["label"]),
-        config,
-        [split_list(d) for d in train_df["departments"]],
-    )
-    seconds = time.perf_counter() - started
+    model, seconds = fit_frame(train_df, config)
     say(f"训练用时 {seconds:.1f} 秒。正在评估……")
     metrics, proba = evaluate_model(model, test_df, rules, labels, settings)
     metrics["train_seconds"] = seconds
