@@ -123,8 +123,8 @@ def _counter(vec: TfidfVectorizer) -> _Counts:
             get = vocab.get
 
             def count_words(text: str) -> tuple[np.ndarray, np.ndarray]:
-                grams = _word_ngrams(tokenize(text), lo, hi)
-                found = Counter([j for j in map(get, grams) if j is not None])
+                found = Counter(map(get, _word_ngrams(tokenize(text), lo, hi)))
+                found.pop(None, None)  # counted in C, unknown n-grams as None, then dropped
                 return (
                     np.fromiter(found.keys(), dtype=np.int64, count=len(found)),
                     np.fromiter(found.values(), dtype=np.float64, count=len(found)),
@@ -172,7 +172,8 @@ def _counter(vec: TfidfVectorizer) -> _Counts:
     analyzer, get = vec.build_analyzer(), vocab.get
 
     def count_any(text: str) -> tuple[np.ndarray, np.ndarray]:
-        found = Counter([j for j in map(get, analyzer(text)) if j is not None])
+        found = Counter(map(get, analyzer(text)))
+        found.pop(None, None)
         return (
             np.fromiter(found.keys(), dtype=np.int64, count=len(found)),
             np.fromiter(found.values(), dtype=np.float64, count=len(found)),
@@ -295,7 +296,9 @@ class DepartmentModel:
     intercept: np.ndarray
 
     @classmethod
-    def fit(cls, x: sparse.csr_matrix, departments: Sequence[Sequence[str]], C: float = 4.0) -> DepartmentModel | None:
+    def fit(
+        cls, x: sparse.csr_matrix, departments: Sequence[Sequence[str]], C: float = 4.0
+    ) -> DepartmentModel | None:
         rows = [i for i, d in enumerate(departments) if d]
         names = sorted({d for i in rows for d in departments[i]})
         if len(rows) < 10 or len(names) < 2:
@@ -328,13 +331,17 @@ class DepartmentModel:
     def from_dict(cls, data: dict[str, Any] | None) -> DepartmentModel | None:
         if not data:
             return None
-        return cls(tuple(data["labels"]), np.asarray(data["weights"]), np.asarray(data["intercept"]))
+        return cls(
+            tuple(data["labels"]), np.asarray(data["weights"]), np.asarray(data["intercept"])
+        )
 
 
 class TextModel:
     """A fitted pipeline plus what routing needs from it: classes, weights, feature names."""
 
-    def __init__(self, pipeline: Pipeline, config: ModelConfig, departments: DepartmentModel | None = None) -> None:
+    def __init__(
+        self, pipeline: Pipeline, config: ModelConfig, departments: DepartmentModel | None = None
+    ) -> None:
         self.pipeline = pipeline
         self.config = config
         self.departments = departments
@@ -376,7 +383,10 @@ class TextModel:
 
     def artifact(self) -> dict[str, Any]:
         """What the registry writes: plain objects, loaded back by :meth:`from_artifact`."""
-        return {"pipeline": self.pipeline, "departments": self.departments.to_dict() if self.departments else None}
+        return {
+            "pipeline": self.pipeline,
+            "departments": self.departments.to_dict() if self.departments else None,
+        }
 
     @classmethod
     def from_artifact(cls, data: dict[str, Any], config: ModelConfig) -> TextModel:

@@ -14,8 +14,11 @@ folder inside the registry.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
+import pickle
 import platform
 import re
 import shutil
@@ -45,7 +48,6 @@ class RegistryError(RuntimeError):
 def library_versions() -> dict[str, str]:
     from importlib.metadata import version
 
-    import jieba
     import numpy
     import scipy
     import sklearn
@@ -56,7 +58,7 @@ def library_versions() -> dict[str, str]:
         "scikit-learn": sklearn.__version__,
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
-        "jieba": str(jieba.__version__),
+        "jieba": version("jieba"),  # jieba.__version__, without importing jieba (slow)
         "rjieba": version("rjieba"),
     }
 
@@ -128,7 +130,8 @@ class Registry:
         artifact = folder / ARTIFACT
         if not artifact.is_file():
             raise RegistryError(f"模型 {version} 缺少文件 {ARTIFACT}。")
-        digest = file_sha256(artifact)
+        raw = artifact.read_bytes()
+        digest = hashlib.sha256(raw).hexdigest()
         if digest != meta.get("artifact_sha256"):
             raise RegistryError(f"模型 {version} 的校验和不符，文件可能已损坏或被改动，拒绝加载。")
         have = library_versions()
@@ -140,7 +143,8 @@ class Registry:
             raise RegistryError(
                 f"模型 {version} 由不同版本的库训练：{'；'.join(wrong)}。请用当前环境重新训练（router train）。"
             )
-        model = TextModel.from_artifact(joblib.load(artifact), ModelConfig.from_dict(meta["config"]))
+        config = ModelConfig.from_dict(meta["config"])
+        model = TextModel.from_artifact(_read_artifact(raw, artifact), config)
         return LoadedModel(version, model, meta, folder)
 
     # -- writing -------------------------------------------------------------------------
@@ -159,7 +163,7 @@ class Registry:
             version = now_version(tag + "b" if tag else "b")
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
         try:
-            joblib.dump(model.artifact(), tmp / ARTIFACT, compress=3)
+            _write_artifact(model.artifact(), tmp / ARTIFACT)
             meta = {
                 **metadata,
                 "version": version,
@@ -214,6 +218,18 @@ class Registry:
                 self.promote(target, reason=f"rollback from {current}")
                 return target
         raise RegistryError("没有可以回退到的上一个版本。")
+
+
+def _write_artifact(obj: Any, path: Path) -> None:
+    """A gzip-compressed pickle: read back with the C unpickler, about ten times faster than
+    joblib's own format (whose unpickler is pure Python) for vocabularies of 100,000s of terms."""
+    path.write_bytes(gzip.compress(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL), 3))
+
+
+def _read_artifact(raw: bytes, path: Path) -> Any:
+    if raw[:2] == b"\x1f\x8b":  # gzip: written by _write_artifact (checksum verified)
+        return pickle.loads(gzip.decompress(raw))
+    return joblib.load(path)  # an artifact written by joblib.dump before
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -83,13 +83,15 @@ def cosine_pairs(
         return out
     rows_t = rows.T.tocsc()
     for start in range(0, n, block):
-        prod = (rows[start : start + block] @ rows_t).tocoo()
+        # only columns from `start` on: the pairs below the diagonal would be dropped anyway
+        prod = (rows[start : start + block] @ rows_t[:, start:]).tocoo()
         i = prod.row + start
-        keep = (prod.col > i) & (prod.data >= threshold - 1e-6)
+        j = prod.col + start
+        keep = (j > i) & (prod.data >= threshold - 1e-6)
         out.extend(
             zip(
                 i[keep].tolist(),
-                prod.col[keep].tolist(),
+                j[keep].tolist(),
                 np.minimum(prod.data[keep], 1.0).astype(float).tolist(),
                 strict=True,
             )

@@ -6,6 +6,8 @@ event loop keeps answering other requests meanwhile.
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import APIRouter, HTTPException
 from starlette.concurrency import run_in_threadpool
 
@@ -33,8 +35,15 @@ def route_checked(r: Router, title: str | None, content: str | None) -> Decision
         raise input_problem(exc, title, content, r.thresholds.max_chars) from exc
 
 
+# One routing at a time per process: with the GIL, threads routing together only take turns
+# in 5 ms slices, so a request waits behind every other one (measured: p99 89 ms at 16
+# connections). Waiting on a lock costs no CPU, and each request then takes about 1 ms.
+_ROUTING = threading.Lock()
+
+
 def _route_one(r: Router, body: RouteRequest) -> RouteResult:
-    decision = route_checked(r, body.title, body.content)
+    with _ROUTING:
+        decision = route_checked(r, body.title, body.content)
     return RouteResult(**decision.model_dump(), text=prepare(body.title, body.content))
 
 

@@ -1,0 +1,120 @@
+"""The speed-ups give exactly what the plain code gives (bench/ measures how much faster)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from router import text
+from router.model import ModelConfig, TextModel
+from router.routing import Decision, InputError, Router, route, route_many
+
+
+def test_fold_table_leaves_nfkc_unchanged(corpus: pd.DataFrame) -> None:
+    table = text._fold_table()
+    assert ord("，") in table and ord("Ａ") in table and ord("…") in table
+    # every folded character alone, between letters, and next to combining marks
+    samples = [chr(c) for c in table]
+    samples += [f"a{chr(c)}\u0301b{chr(c)}\u3099" for c in table]
+    samples += ["が\u3099ＡＢ\uff9e", "e\u0301\u0327", "①②㎡…", "\u3000（一）１２"]
+    samples += list(corpus["content"])
+    for s in samples:
+        assert unicodedata.normalize("NFKC", s.translate(table)) == unicodedata.normalize(
+            "NFKC", s
+        ), repr(s)
+
+
+def test_tokenize_filter_matches_the_plain_rule(corpus: pd.DataFrame) -> None:
+    keep = re.compile(r"[\u4e00-\u9fff]|[a-z]{2,}|[0-9]")
+    digits = re.compile(r"^[0-9.]+$")
+    stop = text.stopwords()
+    for t in list(corpus["text"][:300]) + ["关于 2023 年的建议：我们希望 ABC 3.5 万元"]:
+        plain = [
+            tok
+            for tok in text.segment(t.lower())
+            if not (tok in stop or not keep.search(tok) or digits.match(tok))
+        ]
+        assert text.tokenize(t) == plain
+
+
+@pytest.mark.parametrize(
+    "config",
+    [ModelConfig(classifier="svm", char_ngrams=(2, 3)), ModelConfig(classifier="logreg", C=10.0)],
+    ids=["words-chars", "words-logreg"],
+)
+def test_fast_features_are_the_vectorizers_features(
+    corpus: pd.DataFrame, config: ModelConfig
+) -> None:
+    sample = corpus.sample(n=min(500, len(corpus)), random_state=2)
+    train, held = sample.iloc[:350], sample.iloc[350:]
+    model = TextModel.fit(list(train["text"]), list(train["label"]), config)
+    texts = [*held["text"], "x", "", "ABC  Def\n\n  ghi\t\tJK", "完全无关的词语组合"]
+    reference = model.vectorize(texts).tocsr()
+    proba, fast = model.score_many(texts)
+    reference.sort_indices()
+    fast = fast.copy()
+    fast.sort_indices()
+    np.testing.assert_array_equal(fast.indptr, reference.indptr)
+    np.testing.assert_array_equal(fast.indices, reference.indices)
+    np.testing.assert_allclose(fast.data, reference.data, atol=1e-6)
+    np.testing.assert_allclose(proba, model.predict_proba(texts), atol=1e-5)
+    one = np.vstack([model.score_one(t)[0] for t in texts])
+    np.testing.assert_allclose(proba, one, atol=1e-12)
+
+
+def test_route_many_over_forked_processes_gives_the_serial_results(
+    router: Router, corpus: pd.DataFrame
+) -> None:
+    items: list[tuple[str | None, str | None]] = list(
+        zip(corpus["title"][:40], corpus["content"][:40], strict=True)
+    )
+    items[5] = ("", "  ")
+    serial = route_many(router, items, processes=1)
+    forked = route_many(router, items, processes=2)
+    assert len(forked) == len(serial) == len(items)
+    for a, b in zip(serial, forked, strict=True):
+        if isinstance(a, InputError):
+            assert isinstance(b, InputError) and str(a) == str(b)
+        else:
+            assert isinstance(b, Decision) and a.model_dump() == b.model_dump()
+    single = route(router, *items[0])
+    assert isinstance(serial[0], Decision)
+    assert serial[0].model_dump() == single.model_dump()
+
+
+def test_rules_written_out_and_prefiltered_find_the_same_evidence(
+    corpus: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib import resources
+
+    import yaml
+
+    from router import rules
+
+    raw = yaml.safe_load(
+        resources.files("router").joinpath("resources/jurisdiction_rules.yaml").read_text("utf-8")
+    )
+    fast = rules.parse_rules(raw)
+    assert fast._any is not None
+    with monkeypatch.context() as m:
+        m.setattr(rules, "_branches", lambda p: [p])
+        plain = rules.parse_rules(raw)
+    plain.__dict__["_any"] = None  # no prefilter: every rule scans every text
+    assert [r.pattern.pattern for r in fast.rules if r.pattern] != [
+        r.pattern.pattern for r in plain.rules if r.pattern
+    ]
+    texts = [*corpus["text"], "道路破损坑洼，公交站点太少", "医院门口违停严重，路灯不亮", ""]
+    for t in texts:
+        got = [(h.rule.id, h.evidence) for h in fast.match(t)]
+        assert got == [(h.rule.id, h.evidence) for h in plain.match(t)], t[:40]
+    assert rules._branches("(?:a|b)+c") == ["(?:a|b)+c"]
+    assert rules._branches("(?:a|b)c|d") == ["(?:a|b)c|d"]
+    assert rules._branches("(?:a|b)(c)") == ["(?:a|b)(c)"]
+    assert rules._branches("(?:道路|公路)(?:破损|坑洼)") == [
+        "道路(?:破损|坑洼)",
+        "公路(?:破损|坑洼)",
+    ]
