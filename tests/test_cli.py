@@ -99,3 +99,34 @@ def test_models_list_marks_the_serving_version(env: dict[str, str]) -> None:
     result = runner.invoke(app, ["models", "list"], env=env)
     assert result.exit_code == 0, result.output
     assert "✔" in result.output
+
+
+def test_jsonl_on_both_cores_matches_one_core_line_for_line(
+    env: dict[str, str], corpus: object, router: object
+) -> None:
+    """Over 1,000 lines the command forks; its output must equal the serial result exactly."""
+    import os
+    import subprocess
+    import sys
+
+    from router.routing import route_many_json
+
+    rows = corpus.head(1500)  # type: ignore[attr-defined]
+    items = list(zip(rows["title"], rows["content"], strict=True))
+    lines = [json.dumps({"title": t, "content": c}, ensure_ascii=False) for t, c in items]
+    lines[10] = "{broken"
+    lines[1200] = json.dumps({"title": "", "content": " "})
+    done = subprocess.run(
+        [sys.executable, "-m", "router.cli", "route", "--jsonl"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **env},
+    )
+    out = done.stdout.splitlines()
+    assert len(out) == len(lines)
+    assert json.loads(out[10])["line"] == 11 and json.loads(out[1200])["line"] == 1201
+    good = [i for i in range(len(lines)) if i not in (10, 1200)]
+    serial = route_many_json(router, [items[i] for i in good], processes=1)  # type: ignore[arg-type]
+    assert [out[i] for i in good] == [payload for _, payload in serial]

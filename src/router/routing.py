@@ -121,26 +121,29 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
+def _as_json(results: Sequence[Decision | InputError]) -> list[tuple[bool, str]]:
+    return [
+        (True, r.model_dump_json()) if isinstance(r, Decision) else (False, str(r)) for r in results
+    ]
+
+
 def _route_span(lo: int, hi: int) -> list[tuple[bool, str]]:
     """In a forked process: route items[lo:hi], each result as JSON or an error message."""
     assert _forked is not None
     router, items = _forked
-    return [
-        (True, r.model_dump_json()) if isinstance(r, Decision) else (False, str(r))
-        for r in route_many(router, items[lo:hi], processes=1)
-    ]
+    return _as_json(route_many(router, items[lo:hi], processes=1))
 
 
 def _route_forked(
-    router: Router, items: Sequence[tuple[str | None, str | None]], processes: int
-) -> list[Decision | InputError]:
-    """The first share in this process, the rest in forked ones; same results, in order.
+    router: Router, items: Sequence[tuple[str | None, str | None]], processes: int, *, share: float
+) -> tuple[list[Decision | InputError], list[tuple[bool, str]]]:
+    """The first share in this process, the rest in forked ones: (own results, the others' as JSON).
 
-    This process's share is a little smaller, since it also reads the others' results.
+    This process's share is a little smaller when it must also rebuild the others' results.
     """
     global _forked
     n = len(items)
-    own = int(n / processes * 0.9)
+    own = int(n / processes * share)
     step = -(-(n - own) // (processes - 1))
     spans = [(lo, min(lo + step, n)) for lo in range(own, n, step)]
     _forked = (router, items)
@@ -148,14 +151,24 @@ def _route_forked(
         with multiprocessing.get_context("fork").Pool(len(spans)) as pool:
             pending = [pool.apply_async(_route_span, span) for span in spans]
             results = route_many(router, items[:own], processes=1)
-            for job in pending:
-                for ok, payload in job.get():
-                    results.append(
-                        Decision.model_validate_json(payload) if ok else InputError(payload)
-                    )
+            others = [pair for job in pending for pair in job.get()]
     finally:
         _forked = None
-    return results
+    return results, others
+
+
+def route_many_json(
+    router: Router, items: Sequence[tuple[str | None, str | None]], processes: int = 1
+) -> list[tuple[bool, str]]:
+    """Like :func:`route_many`, each result already as JSON (or the error's message).
+
+    What a pipe writes: results from forked processes are passed on as the text they arrive
+    as, not rebuilt into objects first.
+    """
+    if processes > 1 and len(items) >= 2 * processes and _can_fork():
+        own, others = _route_forked(router, items, processes, share=1.0)
+        return _as_json(own) + others
+    return _as_json(route_many(router, items))
 
 
 def route_many(
@@ -170,7 +183,9 @@ def route_many(
     process with a single thread, such as the command line, and otherwise runs serially.
     """
     if processes > 1 and len(items) >= 2 * processes and _can_fork():
-        return _route_forked(router, items, processes)
+        own, others = _route_forked(router, items, processes, share=0.9)
+        rebuilt = [Decision.model_validate_json(p) if ok else InputError(p) for ok, p in others]
+        return [*own, *rebuilt]
     results: list[Decision | InputError | None] = [None] * len(items)
     texts, where = [], []
     for i, (title, content) in enumerate(items):
