@@ -516,7 +516,7 @@ def models_list() -> None:
     current = registry.current()
     table = Table(title=f"模型注册表 {settings.models_path}")
     for col in ("版本", "训练时间", "样本数", "宏 F1", "仅标题宏 F1", "服务中"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("版本", "训练时间"))
     for v in registry.versions():
         try:
             meta, m = registry.metadata(v), registry.metrics(v)
