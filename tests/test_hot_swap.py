@@ -89,7 +89,11 @@ def test_requests_flow_through_a_swap_and_name_the_version_that_answered(
         client.close()
 
     assert swapped_back.status_code == 200, swapped_back.text
-    assert swapped_back.json() == {"previous": new, "current": old, "changed": True}
+    # The pointer watcher may have swapped back before the call did; either way `old` serves.
+    assert swapped_back.json() in (
+        {"previous": new, "current": old, "changed": True},
+        {"previous": old, "current": old, "changed": False},
+    )
     assert len(answers) > 20
     assert all(code == 200 for code, _, _ in answers), {c for c, _, _ in answers}
     for _, version, confidence in answers:
@@ -105,7 +109,8 @@ def test_reload_needs_the_token_and_keeps_serving_when_a_promotion_is_broken(
     two_versions: tuple[Settings, str, str], auth: dict[str, str]
 ) -> None:
     settings, old, new = two_versions
-    client = AppClient(create_app(settings))
+    # No pointer watcher here: only the endpoint may load, so the test has no race.
+    client = AppClient(create_app(settings.model_copy(update={"model_watch_seconds": 0})))
     try:
         assert client.post("/api/v1/admin/reload").status_code == 401
         artifact = settings.models_path / new / "model.joblib"
