@@ -346,7 +346,6 @@ class TextModel:
         self.config = config
         self.departments = departments
         self.classes: tuple[str, ...] = tuple(str(c) for c in pipeline.classes_)
-        self._coef: np.ndarray | None = None
         self._names: np.ndarray | None = None
         self._fast: _FastScorer | None = None
 
@@ -402,18 +401,6 @@ class TextModel:
         return self.proba_from_features(self.vectorize(texts))
 
     @property
-    def coef(self) -> np.ndarray:
-        """Linear weights, one row per class, in ``self.classes`` order."""
-        if self._coef is None:
-            clf = self.pipeline.named_steps["clf"]
-            if isinstance(clf, CalibratedClassifierCV):
-                est = clf.calibrated_classifiers_[0].estimator
-            else:
-                est = clf
-            self._coef = np.asarray(est.coef_, dtype=np.float32)
-        return self._coef
-
-    @property
     def word_features(self) -> int:
         """How many leading feature columns are words (the rest are character n-grams)."""
         features = self.pipeline.named_steps["features"]
@@ -444,7 +431,7 @@ class TextModel:
         idx, data = idx[words], data[words]
         if idx.size == 0:
             return []
-        contrib = data * self.coef[class_index, idx]
+        contrib = data * self.fast.weights[idx, class_index]  # the scorer's weights, not a copy
         order = np.argsort(-contrib)[:k]
         names = self.feature_names
         out = []

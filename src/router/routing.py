@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 from scipy import sparse
 
-from router.labels import LabelSet, load_labels
+from router.labels import LabelSet
 from router.model import TextModel
 from router.rules import RuleBook, RuleHit
 from router.text import prepare
@@ -319,7 +319,3 @@ def _decide(
         top_terms=[Term(term=t, weight=w) for t, w in router.model.top_terms(x_row, chosen)],
         model_version=router.version,
     )
-
-
-def default_labels() -> LabelSet:
-    return load_labels()
