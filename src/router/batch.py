@@ -767,6 +767,22 @@ def _col(index: int) -> str:
     return column_letter(index)
 
 
+def _share_table(
+    ws: Any, fmt: _Formats, r: int, title: str, first: str, rows: list[tuple[str, int]], total: int
+) -> int:
+    """A titled section of (name, count, share of all data rows) lines; returns the next row."""
+    ws.write_string(r, 0, title, fmt.section)
+    for c, h in enumerate((first, "件数", "占比")):
+        ws.write_string(r + 1, c, h, fmt.head)
+    r += 2
+    for name, value in rows:
+        ws.write_string(r, 0, name)
+        ws.write_number(r, 1, value)
+        ws.write_number(r, 2, value / total if total else 0, fmt.pct)
+        r += 1
+    return r
+
+
 def _sheet_stats(wb: Any, fmt: _Formats, result: BatchResult) -> None:
     from router.labels import load_labels
 
@@ -839,37 +855,17 @@ def _sheet_stats(wb: Any, fmt: _Formats, result: BatchResult) -> None:
     ws.write_number(r, 2, total)
     r += 2
 
-    ws.write_string(r, 0, "职责判定", fmt.section)
-    r += 1
-    for c, h in enumerate(("判定", "件数", "占比")):
-        ws.write_string(r, c, h, fmt.head)
-    r += 1
     jur = Counter(x.jurisdiction for x in routed)
-    for key, name in JURISDICTION_NAMES.items():
-        ws.write_string(r, 0, name)
-        ws.write_number(r, 1, jur.get(key, 0))
-        ws.write_number(r, 2, jur.get(key, 0) / total if total else 0, fmt.pct)
-        r += 1
-    ws.write_string(r, 0, "无法分办（问题行）")
-    ws.write_number(r, 1, s["problems"])
-    ws.write_number(r, 2, s["problems"] / total if total else 0, fmt.pct)
-    r += 2
+    jur_rows = [(name, jur.get(key, 0)) for key, name in JURISDICTION_NAMES.items()]
+    jur_rows.append(("无法分办（问题行）", s["problems"]))
+    r = _share_table(ws, fmt, r, "职责判定", "判定", jur_rows, total) + 1
 
-    ws.write_string(r, 0, "复核需求", fmt.section)
-    r += 1
-    for c, h in enumerate(("类别", "件数", "占比")):
-        ws.write_string(r, c, h, fmt.head)
-    r += 1
     review_rows: list[tuple[str, int]] = [
         ("可批量确认", s["confirmable"]),
         ("需人工复核", s["needs_review"]),
         ("无法分办（问题行）", s["problems"]),
     ]
-    for name, value in review_rows:
-        ws.write_string(r, 0, name)
-        ws.write_number(r, 1, value)
-        ws.write_number(r, 2, value / total if total else 0, fmt.pct)
-        r += 1
+    r = _share_table(ws, fmt, r, "复核需求", "类别", review_rows, total)
     kinds = Counter(k for x in routed for k in x.reason_kinds)
     for name, value in kinds.most_common():
         ws.write_string(r, 0, f"  复核原因：{name}")
