@@ -72,7 +72,7 @@ def main() -> None:
         print(f"normalise only: {n / prep:,.0f} rows/s")
         print(f"segmentation only (rjieba, on normalised text): {n / seg:,.0f} rows/s")
         print(f"normalise + segmentation: {n / both:,.0f} rows/s ({both:.3f} s)")
-        model = best_of(args.repeat, lambda: router.model.score_many(texts))
+        model = best_of(args.repeat, lambda: router.model.score_many(texts))  # + department model
         rules = best_of(args.repeat, lambda: [router.rules.match(t) for t in texts])
         print(
             f"model only (features + probabilities, score_many, normalised text): "

@@ -53,16 +53,17 @@ def test_fast_features_are_the_vectorizers_features(
     train, held = sample.iloc[:350], sample.iloc[350:]
     model = TextModel.fit(list(train["text"]), list(train["label"]), config)
     texts = [*held["text"], "x", "", "ABC  Def\n\n  ghi\t\tJK", "完全无关的词语组合"]
-    reference = model.vectorize(texts).tocsr()
-    proba, fast = model.score_many(texts)
+    assert model.pipeline is not None
+    reference = model.pipeline.named_steps["features"].transform(texts).tocsr()
+    proba, fast, _ = model.score_many(texts)
     reference.sort_indices()
     fast = fast.copy()
     fast.sort_indices()
     np.testing.assert_array_equal(fast.indptr, reference.indptr)
     np.testing.assert_array_equal(fast.indices, reference.indices)
     np.testing.assert_allclose(fast.data, reference.data, atol=1e-6)
-    np.testing.assert_allclose(proba, model.predict_proba(texts), atol=1e-5)
-    one = np.vstack([model.score_one(t)[0] for t in texts])
+    np.testing.assert_allclose(proba, model.pipeline.predict_proba(texts), atol=1e-5)
+    one = np.vstack([model.score_many([t])[0] for t in texts])
     np.testing.assert_allclose(proba, one, atol=1e-12)
 
 

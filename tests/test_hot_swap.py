@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from router.api import create_app
-from router.registry import Registry
+from router.registry import ARTIFACT, Registry
 from router.routing import route
 from router.serving import load_router
 from router.settings import Settings, get_settings
@@ -113,7 +113,7 @@ def test_reload_needs_the_token_and_keeps_serving_when_a_promotion_is_broken(
     client = AppClient(create_app(settings.model_copy(update={"model_watch_seconds": 0})))
     try:
         assert client.post("/api/v1/admin/reload").status_code == 401
-        artifact = settings.models_path / new / "model.joblib"
+        artifact = settings.models_path / new / ARTIFACT
         Registry(settings.models_path).promote(new)
         artifact.write_bytes(artifact.read_bytes()[:-10])  # damaged after its promotion
         r = client.post("/api/v1/admin/reload", headers=auth)

@@ -23,8 +23,9 @@ def test_fast_path_gives_the_pipeline_probabilities(
     train, held = sample.iloc[:450], sample.iloc[450:]
     model = TextModel.fit(list(train["text"]), list(train["label"]), config)
     texts = [*held["text"], "完全无关的词语组合", "x"]
-    reference = model.predict_proba(texts)
-    fast = np.vstack([model.score_one(t)[0] for t in texts])
+    assert model.pipeline is not None
+    reference = model.pipeline.predict_proba(texts)
+    fast = model.predict_proba(texts)
     np.testing.assert_allclose(fast, reference, atol=1e-5)
     assert np.allclose(fast.sum(axis=1), 1.0)
 
@@ -32,10 +33,16 @@ def test_fast_path_gives_the_pipeline_probabilities(
 def test_top_terms_are_the_document_terms_pushing_towards_the_class(corpus: pd.DataFrame) -> None:
     model = TextModel.fit(list(corpus["text"][:400]), list(corpus["label"][:400]), ModelConfig())
     text = "关于加强电信网络诈骗打击的建议"
-    proba, row = model.score_one(text)
-    k = int(proba.argmax())
+    proba, row, _ = model.score_many([text])
+    k = int(proba[0].argmax())
     terms = model.top_terms(row, k)
     assert terms and all(w > 0 for _, w in terms)
     assert [w for _, w in terms] == sorted((w for _, w in terms), reverse=True)
-    sparse_terms = model.top_terms(model.vectorize([text]), k)
-    assert [t for t, _ in terms] == [t for t, _ in sparse_terms]
+    # the plain definition: every word feature's value times its weight, largest first
+    words = row.indices < model.scorer.word_features
+    contrib = row.data[words] * model.scorer.weights[row.indices[words], k]
+    plain = sorted(zip(contrib.tolist(), row.indices[words].tolist(), strict=True), reverse=True)
+    assert [t for t, _ in terms] == [model.scorer.term(c) for w, c in plain if w > 0][:8]
+    assert model.pipeline is not None
+    names = model.pipeline.named_steps["features"].get_feature_names_out()
+    assert {t for t, _ in terms} <= {str(n).split("__", 1)[-1] for n in names}

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 
-from router.registry import Registry, RegistryError
+from router.registry import ARTIFACT, LEGACY_ARTIFACT, Registry, RegistryError
 from router.serving import ensure_model
 from router.settings import Settings
 from router.train import train
@@ -33,7 +34,7 @@ def _one_version(settings: Settings) -> tuple[Registry, str]:
 
 def test_tampered_artifact_is_refused(fresh_home: Settings) -> None:
     registry, version = _one_version(fresh_home)
-    artifact = registry.root / version / "model.joblib"
+    artifact = registry.root / version / ARTIFACT
     artifact.write_bytes(artifact.read_bytes() + b"x")
     with pytest.raises(RegistryError, match="校验和不符"):
         registry.load(version)
@@ -43,9 +44,32 @@ def test_other_library_version_is_refused(fresh_home: Settings) -> None:
     registry, version = _one_version(fresh_home)
     meta_path = registry.root / version / "metadata.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    meta["versions"]["scikit-learn"] = "0.1.0"
+    meta["versions"]["rjieba"] = "0.1.0"
     meta_path.write_text(json.dumps(meta), encoding="utf-8")
-    with pytest.raises(RegistryError, match="scikit-learn 0.1.0"):
+    with pytest.raises(RegistryError, match="rjieba 0.1.0"):
+        registry.load(version)
+
+
+def test_an_artifact_of_the_old_pickle_format_is_refused_with_what_to_do(
+    fresh_home: Settings,
+) -> None:
+    registry, version = _one_version(fresh_home)
+    folder = registry.root / version
+    (folder / ARTIFACT).rename(folder / LEGACY_ARTIFACT)
+    with pytest.raises(RegistryError, match="旧格式.*router train"):
+        registry.load(version)
+
+
+def test_a_damaged_artifact_with_a_matching_checksum_is_refused(fresh_home: Settings) -> None:
+    """Arrays only: a file that is not a scorer fails cleanly instead of running anything."""
+    registry, version = _one_version(fresh_home)
+    artifact = registry.root / version / ARTIFACT
+    artifact.write_bytes(b"PK\x03\x04 not really a zip")
+    meta_path = registry.root / version / "metadata.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["artifact_sha256"] = hashlib.sha256(artifact.read_bytes()).hexdigest()
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(RegistryError, match="无法读取"):
         registry.load(version)
 
 

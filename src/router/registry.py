@@ -4,21 +4,20 @@ Layout::
 
     models/current             the version that serves (one line)
     models/history.jsonl       every promotion, for rollback and audit
-    models/<version>/model.joblib, metadata.json, metrics.json, plots
+    models/<version>/model.npz, metadata.json, metrics.json, plots
 
 A version is written to a temporary folder and renamed into place, so a crash never leaves a
-half-written version; the ``current`` pointer is replaced atomically. Loading checks the
-artifact's checksum and the library versions it was built with, and only ever reads a
-folder inside the registry.
+half-written version; the ``current`` pointer is replaced atomically. The artifact is the
+fitted model as plain arrays (:mod:`router.scorer`), never a pickle, so loading it cannot
+run code and needs no scikit-learn. Loading checks the artifact's checksum and the
+segmenter it was built with, and only ever reads a folder inside the registry.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
-import pickle
 import platform
 import re
 import shutil
@@ -29,13 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import joblib
-
 from router import __version__
 from router.dataset import file_sha256
 from router.model import ModelConfig, TextModel
+from router.scorer import Scorer, ScorerError
 
-ARTIFACT = "model.joblib"
+ARTIFACT = "model.npz"
+LEGACY_ARTIFACT = "model.joblib"  # a pickle of scikit-learn objects, written before 0.2
 METADATA = "metadata.json"
 METRICS = "metrics.json"
 _VERSION_RE = re.compile(r"^v\d{8}-\d{6}(?:-[a-z0-9]{1,12})?$")
@@ -46,25 +45,19 @@ class RegistryError(RuntimeError):
 
 
 def library_versions() -> dict[str, str]:
+    """Versions from package metadata, without importing the packages (scikit-learn is slow)."""
     from importlib.metadata import version
-
-    import numpy
-    import scipy
-    import sklearn
 
     return {
         "router": __version__,
         "python": platform.python_version(),
-        "scikit-learn": sklearn.__version__,
-        "numpy": numpy.__version__,
-        "scipy": scipy.__version__,
-        "jieba": version("jieba"),  # jieba.__version__, without importing jieba (slow)
-        "rjieba": version("rjieba"),
+        **{name: version(name) for name in ("scikit-learn", "numpy", "scipy", "jieba", "rjieba")},
     }
 
 
-# A mismatch in these refuses the load: a pickle is only safe on the versions that wrote it.
-_MUST_MATCH = ("scikit-learn", "rjieba", "jieba")
+# A mismatch in these refuses the load: another segmenter could cut words differently from
+# the one the vocabulary was learned with.
+_MUST_MATCH = ("rjieba", "jieba")
 
 
 @dataclass(frozen=True)
@@ -129,6 +122,10 @@ class Registry:
         meta = self.metadata(version)
         artifact = folder / ARTIFACT
         if not artifact.is_file():
+            if (folder / LEGACY_ARTIFACT).is_file():
+                raise RegistryError(
+                    f"模型 {version} 是旧格式（{LEGACY_ARTIFACT}），本版本不再读取。请重新训练（router train）。"
+                )
             raise RegistryError(f"模型 {version} 缺少文件 {ARTIFACT}。")
         raw = artifact.read_bytes()
         digest = hashlib.sha256(raw).hexdigest()
@@ -144,8 +141,11 @@ class Registry:
                 f"模型 {version} 由不同版本的库训练：{'；'.join(wrong)}。请用当前环境重新训练（router train）。"
             )
         config = ModelConfig.from_dict(meta["config"])
-        model = TextModel.from_artifact(_read_artifact(raw, artifact), config)
-        return LoadedModel(version, model, meta, folder)
+        try:
+            scorer = Scorer.load(artifact)
+        except ScorerError as exc:
+            raise RegistryError(f"模型 {version} 无法读取：{exc}") from exc
+        return LoadedModel(version, TextModel(scorer, config), meta, folder)
 
     # -- writing -------------------------------------------------------------------------
     def save(
@@ -163,7 +163,7 @@ class Registry:
             version = now_version(tag + "b" if tag else "b")
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
         try:
-            _write_artifact(model.artifact(), tmp / ARTIFACT)
+            model.scorer.save(tmp / ARTIFACT)
             meta = {
                 **metadata,
                 "version": version,
@@ -218,18 +218,6 @@ class Registry:
                 self.promote(target, reason=f"rollback from {current}")
                 return target
         raise RegistryError("没有可以回退到的上一个版本。")
-
-
-def _write_artifact(obj: Any, path: Path) -> None:
-    """A gzip-compressed pickle: read back with the C unpickler, about ten times faster than
-    joblib's own format (whose unpickler is pure Python) for vocabularies of 100,000s of terms."""
-    path.write_bytes(gzip.compress(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL), 3))
-
-
-def _read_artifact(raw: bytes, path: Path) -> Any:
-    if raw[:2] == b"\x1f\x8b":  # gzip: written by _write_artifact (checksum verified)
-        return pickle.loads(gzip.decompress(raw))
-    return joblib.load(path)  # an artifact written by joblib.dump before
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -58,9 +58,28 @@ _PUNCT = str.maketrans(
 )
 
 
+_PUNCT_CHARS = re.compile("[" + "".join(map(chr, _PUNCT)) + "]")
+
+
+@cache
+def _folder() -> tuple[re.Pattern[str], dict[str, str]]:
+    """One pattern for every character to fold or unify, and what each becomes.
+
+    A regular expression that visits only those characters is about four times faster than
+    two ``str.translate`` passes over every character of the text.
+    """
+    replace = {chr(c): folded.translate(_PUNCT) for c, folded in _fold_table().items()}
+    replace.update({chr(c): str(to) for c, to in _PUNCT.items()})
+    pattern = re.compile("[" + "".join(re.escape(c) for c in sorted(replace)) + "]")
+    return pattern, replace
+
+
 def normalize(text: str) -> str:
     """NFKC (full-width to half-width), one form of punctuation, no control characters."""
-    text = unicodedata.normalize("NFKC", text.translate(_fold_table())).translate(_PUNCT)
+    pattern, replace = _folder()
+    text = unicodedata.normalize("NFKC", pattern.sub(lambda m: replace[m.group()], text))
+    if _PUNCT_CHARS.search(text):  # NFKC made one of them from a character outside the table
+        text = text.translate(_PUNCT)
     text = _CONTROL.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
     text = _SPACES.sub(" ", text)
     text = _NEWLINES.sub("\n", text)
@@ -157,3 +176,13 @@ _kept = _Kept()
 def tokenize(text: str) -> list[str]:
     """Content tokens of normalised text: no punctuation, stop words or bare numbers."""
     return list(filter(_kept.__getitem__, _cutter(default_backend())(text.lower())))
+
+
+def raw_tokens(text: str) -> list[str]:
+    """Every token :func:`tokenize` looks at, before it drops any (see :func:`kept`)."""
+    return list(_cutter(default_backend())(text.lower()))
+
+
+def kept(token: str) -> bool:
+    """Whether :func:`tokenize` keeps a token of :func:`raw_tokens`."""
+    return _kept[token]

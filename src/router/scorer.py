@@ -1,0 +1,516 @@
+"""The fitted model's arithmetic on plain arrays: what serving loads instead of scikit-learn.
+
+Training fits scikit-learn's TF-IDF vectorizers and linear models (:mod:`router.model`). A
+prediction needs only their n-gram vocabularies, idf, weights and calibration, kept here as
+numpy arrays in one ``.npz`` file that loads without pickle and without importing
+scikit-learn, so a process that routes starts in a fraction of the time and memory.
+
+Features of a whole batch are computed at once: each n-gram becomes an integer key (21 bits
+per character or token), keys are found in a hash table probed with numpy, and counted with
+one sort. Tests prove the features and probabilities equal scikit-learn's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain, repeat
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from router.text import kept, raw_tokens
+
+FORMAT = 1
+BITS = 21  # a code point (plus one) or a token id fits in 21 bits, three of them in 63
+_SHIFT = np.uint64(BITS)
+_MULT = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
+_WHITE_SPACES = re.compile(r"\s\s+")  # as scikit-learn's char analyzer folds white space
+
+
+class ScorerError(ValueError):
+    """A fitted model this scorer cannot represent, or a damaged scorer file."""
+
+
+class KeyIndex:
+    """An open-addressing hash table from distinct non-zero uint64 keys to columns 0..n-1."""
+
+    def __init__(self, keys: np.ndarray) -> None:
+        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        self.bits = max(4, int(np.ceil(np.log2(max(keys.size, 1)))) + 3)  # load <= 1/2
+        self.mask = (1 << self.bits) - 1
+        self._shift = np.uint64(64 - self.bits)
+        self.slot_keys = np.zeros(1 << self.bits, dtype=np.uint64)
+        self.slot_cols = np.full(1 << self.bits, -1, dtype=np.int32)
+        pending = np.arange(keys.size)
+        slot = self._home(keys)
+        while pending.size:
+            free = np.flatnonzero(self.slot_keys[slot] == 0)
+            _, first = np.unique(slot[free], return_index=True)
+            won = free[first]
+            self.slot_keys[slot[won]] = keys[pending[won]]
+            self.slot_cols[slot[won]] = pending[won]
+            lost = np.ones(pending.size, dtype=bool)
+            lost[won] = False
+            # linear probing: every slot a key passes stays occupied, so lookups find it
+            pending, slot = pending[lost], (slot[lost] + 1) & self.mask
+
+    def _home(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys * _MULT) >> self._shift).view(np.int64)
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        """The column of each key, -1 where a key is not in the table."""
+        slot = self._home(keys)
+        found = self.slot_keys[slot]
+        out = np.where(found == keys, self.slot_cols[slot], -1)
+        # the rest probe on: a key met another key at home (rare: the table is mostly empty)
+        todo = np.flatnonzero((found != keys) & (found != 0))
+        slot, wanted = (slot[todo] + 1) & self.mask, keys[todo]
+        while todo.size:
+            found = self.slot_keys[slot]
+            hit = found == wanted
+            out[todo[hit]] = self.slot_cols[slot[hit]]
+            more = ~hit & (found != 0)
+            todo, slot, wanted = todo[more], (slot[more] + 1) & self.mask, wanted[more]
+        return out
+
+
+def gram_key(symbols: Sequence[int]) -> int:
+    """The integer key of one n-gram of symbols (code points or token ids, each >= 1)."""
+    key = 0
+    for s in symbols:
+        key = (key << BITS) | s
+    return key
+
+
+def _ngram_keys(
+    symbols: np.ndarray, doc: np.ndarray, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keys of every n-gram (lo <= n <= hi) inside one document, with that document's index.
+
+    A zero symbol (a token no n-gram of the vocabulary contains) ends every n-gram over it.
+    """
+    keys, docs = [], []
+    size = symbols.size
+    for n in range(lo, hi + 1):
+        m = size - n + 1
+        if m <= 0:
+            break
+        key = symbols[:m].copy()
+        ok = (doc[:m] == doc[n - 1 : n - 1 + m]) & (key != 0)
+        for i in range(1, n):
+            nxt = symbols[i : i + m]
+            key <<= _SHIFT
+            key |= nxt
+            ok &= nxt != 0
+        keys.append(key[ok])
+        docs.append(doc[:m][ok])
+    if not keys:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(keys), np.concatenate(docs)
+
+
+@dataclass
+class _Part:
+    """One TF-IDF vectorizer: its n-gram range, vocabulary keys (in column order) and idf."""
+
+    kind: str  # "word" or "char"
+    lo: int
+    hi: int
+    keys: np.ndarray
+    idf: np.ndarray
+    sublinear: bool
+    lowercase: bool
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        self.index = KeyIndex(self.keys)
+
+    @property
+    def size(self) -> int:
+        return int(self.keys.size)
+
+
+def _tfidf(
+    docs: np.ndarray, cols: np.ndarray, n: int, part: _Part
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(document, column, value) of each distinct term, sorted, l2-normalised per document."""
+    if not cols.size:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.float64)
+    width = np.int64(part.size)
+    combined = docs * width + cols
+    combined.sort()
+    starts = np.flatnonzero(np.concatenate(([True], combined[1:] != combined[:-1])))
+    counts = np.diff(np.append(starts, combined.size)).astype(np.float64)
+    unique = combined[starts]
+    d = unique // width
+    c = unique - d * width
+    tf = np.log(counts) + 1.0 if part.sublinear else counts
+    val = tf * part.idf[c]
+    norm = np.sqrt(np.bincount(d, weights=val * val, minlength=n))
+    val /= norm[d]
+    return d, c, val
+
+
+class Scorer:
+    """Features, unit probabilities, department probabilities and explanations of texts."""
+
+    def __init__(
+        self,
+        *,
+        classes: Sequence[str],
+        tokens: Sequence[str],
+        parts: Sequence[_Part],
+        weights: np.ndarray,
+        intercept: np.ndarray,
+        sigmoid: tuple[np.ndarray, np.ndarray] | None,
+        departments: Sequence[str] = (),
+        dept_rows: np.ndarray | None = None,
+        dept_weights: np.ndarray | None = None,
+        dept_intercept: np.ndarray | None = None,
+    ) -> None:
+        self.classes = tuple(classes)
+        self.tokens = list(tokens)
+        self._lookup = self._fresh_lookup()
+        self._terms: dict[int, str] = {}
+        self.parts = list(parts)
+        offset = 0
+        for part in self.parts:
+            part.offset = offset
+            offset += part.size
+        self.n_features = offset
+        self.weights = np.ascontiguousarray(weights, dtype=np.float32)
+        self.intercept = np.asarray(intercept, dtype=np.float64)
+        self.sigmoid = sigmoid
+        self.departments = tuple(departments)
+        self.dept_rows = np.zeros(0, np.int32) if dept_rows is None else dept_rows
+        self.dept_weights = (
+            np.zeros((0, len(self.departments)), np.float32)
+            if dept_weights is None
+            else np.ascontiguousarray(dept_weights, dtype=np.float32)
+        )
+        self.dept_intercept = (
+            np.zeros(len(self.departments)) if dept_intercept is None else dept_intercept
+        )
+        self.dept_map = np.full(self.n_features, -1, dtype=np.int32)
+        self.dept_map[self.dept_rows] = np.arange(self.dept_rows.size, dtype=np.int32)
+        if self.weights.shape != (self.n_features, len(self.classes)):
+            raise ScorerError("weights do not match the vocabulary and classes")
+
+    def _fresh_lookup(self) -> dict[str, int]:
+        """Token -> id (>= 1); other tokens are added as seen: 0 kept, -1 dropped."""
+        return {t: i + 1 for i, t in enumerate(self.tokens)}
+
+    def _token_ids(self, flat: list[str]) -> np.ndarray:
+        lookup = self._lookup
+        ids = np.fromiter(map(lookup.get, flat, repeat(-2)), dtype=np.int64, count=len(flat))
+        unseen = np.flatnonzero(ids == -2)
+        if unseen.size:
+            if len(lookup) > len(self.tokens) + 200_000:
+                lookup = self._lookup = self._fresh_lookup()
+            for i in unseen.tolist():
+                tok = flat[i]
+                ids[i] = lookup[tok] = 0 if kept(tok) else -1
+        return ids
+
+    @property
+    def _words(self) -> _Part:
+        return next(p for p in self.parts if p.kind == "word")
+
+    @property
+    def word_features(self) -> int:
+        """How many leading columns are word n-grams (the rest are character n-grams)."""
+        return sum(p.size for p in self.parts if p.kind == "word")
+
+    # -- features --------------------------------------------------------------------------
+    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """TF-IDF rows (float32) of normalised texts, as the fitted vectorizers compute them."""
+        n = len(texts)
+        found = [self._part_terms(part, texts) for part in self.parts]
+        docs = np.concatenate([d for d, _, _ in found])
+        cols = np.concatenate(
+            [c + p.offset for (_, c, _), p in zip(found, self.parts, strict=True)]
+        )
+        vals = np.concatenate([v for _, _, v in found]).astype(np.float32)
+        order = np.argsort(docs, kind="stable")  # each part is sorted by document already
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(docs, minlength=n), out=indptr[1:])
+        return sparse.csr_matrix(
+            (vals[order], cols[order].astype(np.int32), indptr), shape=(n, self.n_features)
+        )
+
+    def _part_terms(
+        self, part: _Part, texts: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = len(texts)
+        if part.kind == "word":
+            # tokenize() itself, with its filter folded into the vocabulary lookup
+            toks = [raw_tokens(t) for t in texts]
+            lengths = np.fromiter(map(len, toks), dtype=np.int64, count=n)
+            ids = self._token_ids(list(chain.from_iterable(toks)))
+            kept_at = ids >= 0
+            symbols = ids[kept_at].astype(np.uint64)
+            doc = np.repeat(np.arange(n, dtype=np.int64), lengths)[kept_at]
+        else:
+            folded = [_WHITE_SPACES.sub(" ", t) for t in texts]
+            if part.lowercase:
+                folded = [t.lower() for t in folded]
+            lengths = np.fromiter(map(len, folded), dtype=np.int64, count=n)
+            raw = "".join(folded).encode("utf-32-le", "surrogatepass")
+            symbols = np.frombuffer(raw, dtype=np.uint32).astype(np.uint64) + np.uint64(1)
+            doc = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        keys, docs = _ngram_keys(symbols, doc, part.lo, part.hi)
+        cols = part.index.get(keys)
+        hit = cols >= 0
+        return _tfidf(docs[hit], cols[hit].astype(np.int64), n, part)
+
+    # -- probabilities ---------------------------------------------------------------------
+    def proba(self, x: sparse.csr_matrix) -> np.ndarray:
+        """Calibrated unit probabilities of TF-IDF rows (one row per text)."""
+        scores = np.asarray(x @ self.weights, dtype=np.float64) + self.intercept
+        if self.sigmoid is None:
+            scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+            return np.asarray(scores / scores.sum(axis=1, keepdims=True))
+        a, b = self.sigmoid
+        p = 1.0 / (1.0 + np.exp(a * scores + b))
+        total = p.sum(axis=1, keepdims=True)
+        safe = np.where(total > 0, total, 1.0)
+        return np.asarray(np.where(total > 0, p / safe, 1.0 / p.shape[1]))
+
+    def department_proba(self, x: sparse.csr_matrix) -> np.ndarray | None:
+        """Probability of each outside department, one logistic regression each."""
+        if not self.departments:
+            return None
+        rows = self.dept_map[x.indices]
+        keep = rows >= 0
+        lengths = np.diff(x.indptr)
+        owner = np.repeat(np.arange(x.shape[0]), lengths)
+        indptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner[keep], minlength=x.shape[0]), out=indptr[1:])
+        xd = sparse.csr_matrix(
+            (x.data[keep], rows[keep], indptr), shape=(x.shape[0], self.dept_rows.size)
+        )
+        scores = np.asarray(xd @ self.dept_weights, dtype=np.float64) + self.dept_intercept
+        return np.asarray(1.0 / (1.0 + np.exp(-scores)))
+
+    # -- explanations ----------------------------------------------------------------------
+    def term(self, column: int) -> str:
+        """The word n-gram of a word column, tokens joined by a space."""
+        name = self._terms.get(column)
+        if name is None:
+            if len(self._terms) >= 100_000:
+                self._terms.clear()
+            name = self._terms[column] = self._term(column)
+        return name
+
+    def _term(self, column: int) -> str:
+        key = int(self._words.keys[column])
+        ids = []
+        while key:
+            ids.append(key & ((1 << BITS) - 1))
+            key >>= BITS
+        return " ".join(self.tokens[i - 1] for i in reversed(ids))
+
+    def top_terms(
+        self, x: sparse.csr_matrix, classes: np.ndarray, k: int = 8
+    ) -> list[list[tuple[str, float]]]:
+        """For each row, the word n-grams whose value times weight pushed hardest towards
+        that row's class, largest first (positive contributions only)."""
+        n = x.shape[0]
+        owner = np.repeat(np.arange(n), np.diff(x.indptr))
+        cols = x.indices
+        words = cols < self.word_features
+        owner, cols = owner[words], cols[words]
+        contrib = x.data[words].astype(np.float64) * self.weights[cols, classes[owner]]
+        pos = contrib > 0
+        owner, cols, contrib = owner[pos], cols[pos], contrib[pos]
+        order = np.lexsort((-contrib, owner))
+        owner, cols, contrib = owner[order], cols[order], contrib[order]
+        first = np.searchsorted(owner, np.arange(n))
+        rank = np.arange(owner.size) - first[owner]
+        keep = rank < k
+        out: list[list[tuple[str, float]]] = [[] for _ in range(n)]
+        for i, c, w in zip(
+            owner[keep].tolist(), cols[keep].tolist(), contrib[keep].tolist(), strict=True
+        ):
+            out[i].append((self.term(c), round(w, 4)))
+        return out
+
+    # -- building and storing --------------------------------------------------------------
+    @classmethod
+    def from_fitted(cls, pipeline: Any, departments: Any = None) -> Scorer:
+        """From a fitted pipeline (TF-IDF features, then a linear classifier) and the
+        department model's arrays, without importing scikit-learn."""
+        features = pipeline.named_steps["features"]
+        vectorizers = (
+            [v for _, v in features.transformer_list]
+            if hasattr(features, "transformer_list")
+            else [features]
+        )
+        tokens: dict[str, int] = {}
+        parts = [_part_from_vectorizer(v, tokens) for v in vectorizers]
+        clf = pipeline.named_steps["clf"]
+        sigmoid = None
+        if hasattr(clf, "calibrated_classifiers_"):
+            if len(clf.calibrated_classifiers_) != 1:
+                raise ScorerError("only one sigmoid-calibrated estimator is supported")
+            inner = clf.calibrated_classifiers_[0]
+            if inner.method != "sigmoid":
+                raise ScorerError("only sigmoid calibration is supported")
+            est = inner.estimator
+            if list(est.classes_) != list(clf.classes_):
+                raise ScorerError("class order differs between estimator and calibration")
+            sigmoid = (
+                np.array([c.a_ for c in inner.calibrators], dtype=np.float64),
+                np.array([c.b_ for c in inner.calibrators], dtype=np.float64),
+            )
+        elif type(clf).__name__ == "LogisticRegression":
+            est = clf
+        else:
+            raise ScorerError(f"unsupported classifier {type(clf).__name__}")
+        coef = np.asarray(est.coef_)
+        if coef.shape[0] != len(clf.classes_):
+            raise ScorerError("a binary classifier is not supported")
+        dept: dict[str, Any] = {}
+        if departments is not None:
+            full = np.asarray(departments.weights, dtype=np.float32)
+            rows = np.flatnonzero(np.any(full != 0, axis=1)).astype(np.int32)
+            dept = {
+                "departments": departments.labels,
+                "dept_rows": rows,
+                "dept_weights": full[rows],
+                "dept_intercept": np.asarray(departments.intercept, dtype=np.float64),
+            }
+        return cls(
+            classes=[str(c) for c in clf.classes_],
+            tokens=list(tokens),
+            parts=parts,
+            weights=coef.T,
+            intercept=np.asarray(est.intercept_, dtype=np.float64),
+            sigmoid=sigmoid,
+            **dept,
+        )
+
+    def save(self, path: Path) -> None:
+        meta = {
+            "format": FORMAT,
+            "classes": list(self.classes),
+            "departments": list(self.departments),
+            "parts": [
+                {
+                    "kind": p.kind,
+                    "lo": p.lo,
+                    "hi": p.hi,
+                    "sublinear": p.sublinear,
+                    "lowercase": p.lowercase,
+                }
+                for p in self.parts
+            ],
+            "sigmoid": self.sigmoid is not None,
+        }
+        arrays: dict[str, np.ndarray] = {
+            "meta": np.frombuffer(json.dumps(meta, ensure_ascii=False).encode(), np.uint8),
+            "tokens": np.frombuffer("\n".join(self.tokens).encode(), np.uint8),
+            "weights": self.weights,
+            "intercept": self.intercept,
+            "dept_rows": self.dept_rows,
+            "dept_weights": self.dept_weights,
+            "dept_intercept": np.asarray(self.dept_intercept, dtype=np.float64),
+        }
+        for i, p in enumerate(self.parts):
+            arrays[f"keys{i}"] = p.keys
+            arrays[f"idf{i}"] = p.idf
+        if self.sigmoid is not None:
+            arrays["sigmoid_a"], arrays["sigmoid_b"] = self.sigmoid
+        with path.open("wb") as fh:
+            np.savez_compressed(fh, allow_pickle=False, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> Scorer:
+        """Read a scorer file; plain arrays only, so a damaged or hostile file cannot run code."""
+        try:
+            with path.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+            meta = json.loads(arrays["meta"].tobytes().decode())
+            if meta.get("format") != FORMAT:
+                raise ScorerError(f"unknown scorer format {meta.get('format')!r}")
+            raw_tokens = arrays["tokens"].tobytes().decode()
+            parts = [
+                _Part(
+                    kind=spec["kind"],
+                    lo=int(spec["lo"]),
+                    hi=int(spec["hi"]),
+                    keys=arrays[f"keys{i}"],
+                    idf=arrays[f"idf{i}"].astype(np.float64),
+                    sublinear=bool(spec["sublinear"]),
+                    lowercase=bool(spec["lowercase"]),
+                )
+                for i, spec in enumerate(meta["parts"])
+            ]
+            return cls(
+                classes=meta["classes"],
+                tokens=raw_tokens.split("\n") if raw_tokens else [],
+                parts=parts,
+                weights=arrays["weights"],
+                intercept=arrays["intercept"],
+                sigmoid=(arrays["sigmoid_a"], arrays["sigmoid_b"]) if meta["sigmoid"] else None,
+                departments=meta["departments"],
+                dept_rows=arrays["dept_rows"],
+                dept_weights=arrays["dept_weights"],
+                dept_intercept=arrays["dept_intercept"],
+            )
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+            raise ScorerError(f"cannot read scorer {path.name}: {exc}") from exc
+
+
+def _part_from_vectorizer(vec: Any, tokens: dict[str, int]) -> _Part:
+    """One fitted TfidfVectorizer as keys and idf; word tokens are added to ``tokens``."""
+    from router.text import tokenize as our_tokenizer
+
+    lo, hi = vec.ngram_range
+    plain = (
+        vec.preprocessor is None
+        and vec.strip_accents is None
+        and vec.input == "content"
+        and vec.norm == "l2"
+        and vec.use_idf
+        and 1 <= lo <= hi <= 3
+    )
+    vocab: dict[str, int] = vec.vocabulary_
+    grams = sorted(vocab, key=vocab.__getitem__)
+    if plain and vec.analyzer == "word" and vec.tokenizer is our_tokenizer:
+        if vec.lowercase or vec.stop_words is not None:
+            raise ScorerError("word features must not lowercase or drop stop words again")
+        kind = "word"
+        keys = np.zeros(len(grams), dtype=np.uint64)
+        for col, gram in enumerate(grams):
+            parts = gram.split(" ")
+            if not lo <= len(parts) <= hi or "" in parts:
+                raise ScorerError(f"cannot split word n-gram {gram!r}")
+            keys[col] = gram_key([tokens.setdefault(t, len(tokens) + 1) for t in parts])
+        if len(tokens) >= 1 << BITS or any("\n" in t for t in tokens):
+            raise ScorerError("too many distinct tokens, or a token with a line break")
+    elif plain and vec.analyzer == "char":
+        kind = "char"
+        keys = np.fromiter(
+            (gram_key([ord(ch) + 1 for ch in gram]) for gram in grams),
+            dtype=np.uint64,
+            count=len(grams),
+        )
+    else:
+        raise ScorerError(f"unsupported vectorizer (analyzer {vec.analyzer!r}, n-grams {lo}-{hi})")
+    return _Part(
+        kind=kind,
+        lo=lo,
+        hi=hi,
+        keys=keys,
+        idf=np.asarray(vec.idf_, dtype=np.float64),
+        sublinear=bool(vec.sublinear_tf),
+        lowercase=bool(vec.lowercase),
+    )
