@@ -21,20 +21,24 @@ import time
 from _common import Server, report, settings_for, trained_home, tree_memory_mb
 
 _PARTS = r"""
-import json, time
-t0 = time.perf_counter()
+import json, sys, time
+def rss():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * 4096 / 2**20
+t0, m0 = time.perf_counter(), rss()
 import router.api.app
-t1 = time.perf_counter()
+t1, m1 = time.perf_counter(), rss()
 from router.text import init
 init()
-t2 = time.perf_counter()
+t2, m2 = time.perf_counter(), rss()
 from router.registry import Registry
 from router.settings import get_settings
 loaded = Registry(get_settings().models_path).load()
-t3 = time.perf_counter()
-loaded.model.fast
-t4 = time.perf_counter()
-print(json.dumps({"imports": t1 - t0, "dictionary": t2 - t1, "load": t3 - t2, "fast": t4 - t3}))
+t3, m3 = time.perf_counter(), rss()
+print(json.dumps({"imports": t1 - t0, "dictionary": t2 - t1, "load": t3 - t2,
+                  "mb_python": m0, "mb_imports": m1 - m0, "mb_dictionary": m2 - m1,
+                  "mb_model": m3 - m2, "sklearn": "sklearn" in sys.modules,
+                  "pandas": "pandas" in sys.modules}))
 """
 
 
@@ -78,10 +82,16 @@ def main() -> None:
             parts.append(json.loads(out))
         med = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
         print(
-            "in a fresh process (median of "
-            f"{args.repeat}): imports (app, scikit-learn, ...) {med['imports']:.2f} s, "
-            f"segmentation dictionary {med['dictionary']:.2f} s, artifact load "
-            f"(checksum, unpickle) {med['load']:.2f} s, fast scorer {med['fast']:.2f} s"
+            f"in a fresh process (median of {args.repeat}): imports (the app, FastAPI, "
+            f"SQLAlchemy, NumPy, SciPy) {med['imports']:.2f} s, segmentation dictionary "
+            f"{med['dictionary']:.2f} s, model load (checksum, arrays, hash tables) "
+            f"{med['load']:.2f} s"
+        )
+        print(
+            f"resident memory: Python {med['mb_python']:.0f} MB, imports "
+            f"{med['mb_imports']:.0f} MB, dictionary {med['mb_dictionary']:.0f} MB, model "
+            f"{med['mb_model']:.0f} MB; scikit-learn imported: {parts[0]['sklearn']}, "
+            f"pandas imported: {parts[0]['pandas']}"
         )
         start = time.perf_counter()
         registry.load(version)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from router.labels import LabelSet, load_labels
 from router.text import prepare
@@ -21,14 +19,6 @@ class CorpusError(ValueError):
 
 def split_list(value: str) -> list[str]:
     return [v.strip() for v in str(value).split(";") if v.strip()]
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_corpus(path: Path, labels: LabelSet | None = None) -> pd.DataFrame:
@@ -60,5 +50,7 @@ def split_corpus(
     df: pd.DataFrame, seed: int, test_size: float
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The one fixed split: stratified by label, seeded, never tuned against."""
+    from sklearn.model_selection import train_test_split
+
     train, test = train_test_split(df, test_size=test_size, random_state=seed, stratify=df["label"])
     return train.reset_index(drop=True), test.reset_index(drop=True)

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from router import __version__
-from router.dataset import file_sha256
 from router.model import ModelConfig, TextModel
 from router.scorer import Scorer, ScorerError
 
@@ -38,6 +37,14 @@ LEGACY_ARTIFACT = "model.joblib"  # a pickle of scikit-learn objects, written be
 METADATA = "metadata.json"
 METRICS = "metrics.json"
 _VERSION_RE = re.compile(r"^v\d{8}-\d{6}(?:-[a-z0-9]{1,12})?$")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class RegistryError(RuntimeError):

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -21,6 +21,9 @@ from router.labels import LabelSet
 from router.model import TextModel
 from router.rules import RuleBook, RuleHit
 from router.text import prepare
+
+if TYPE_CHECKING:
+    from router.settings import Settings
 
 Jurisdiction = Literal["police", "partial", "outside"]
 
@@ -40,6 +43,15 @@ class Thresholds:
     partial_words: int = 2
     department: float = 0.5
     max_chars: int = 20_000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Thresholds:
+        return cls(
+            review_confidence=settings.review_confidence,
+            review_margin=settings.review_margin,
+            co_unit=settings.co_unit_threshold,
+            max_chars=settings.max_text_chars,
+        )
 
 
 class Scored(BaseModel):

@@ -6,11 +6,10 @@ from collections.abc import Callable
 
 from router.labels import load_labels
 from router.registry import Registry
-from router.routing import Router
+from router.routing import Router, Thresholds
 from router.rules import load_rules
 from router.settings import Settings
 from router.text import init as init_text
-from router.train import thresholds, train
 
 
 def ensure_model(settings: Settings, say: Callable[[str], None] = lambda _m: None) -> str:
@@ -20,6 +19,8 @@ def ensure_model(settings: Settings, say: Callable[[str], None] = lambda _m: Non
     if current is not None:
         return current
     say(f"注册表 {settings.models_path} 中还没有模型，正在用 {settings.corpus} 训练默认模型……")
+    from router.train import train  # scikit-learn and pandas: only when there is training to do
+
     result = train(settings, cv=False, say=say)
     say(f"已训练并启用模型 {result.version}。")
     return result.version
@@ -32,4 +33,10 @@ def load_router(
     if version is None:
         version = ensure_model(settings, say)
     loaded = Registry(settings.models_path).load(version)
-    return Router(loaded.model, loaded.version, load_rules(), load_labels(), thresholds(settings))
+    return Router(
+        loaded.model,
+        loaded.version,
+        load_rules(),
+        load_labels(),
+        Thresholds.from_settings(settings),
+    )

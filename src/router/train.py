@@ -13,11 +13,11 @@ import pandas as pd
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
-from router.dataset import file_sha256, load_corpus, split_corpus, split_list
+from router.dataset import load_corpus, split_corpus, split_list
 from router.evaluate import classification_metrics, write_plots
 from router.labels import LabelSet, load_labels
 from router.model import ModelConfig, TextModel
-from router.registry import Registry
+from router.registry import Registry, file_sha256
 from router.routing import Decision, Router, Thresholds, route_many
 from router.rules import RuleBook, load_rules
 from router.settings import Settings
@@ -36,15 +36,6 @@ class TrainResult:
     version: str
     metrics: dict[str, Any]
     seconds: float
-
-
-def thresholds(settings: Settings) -> Thresholds:
-    return Thresholds(
-        review_confidence=settings.review_confidence,
-        review_margin=settings.review_margin,
-        co_unit=settings.co_unit_threshold,
-        max_chars=settings.max_text_chars,
-    )
 
 
 def jurisdiction_metrics(decisions: list[Decision], test: pd.DataFrame) -> dict[str, Any]:
@@ -95,7 +86,7 @@ def evaluate_model(
     title_only = classification_metrics(
         list(test["label"]), model.predict_proba(titles), model.classes
     )
-    router = Router(model, version, rules, labels, thresholds(settings))
+    router = Router(model, version, rules, labels, Thresholds.from_settings(settings))
     decisions = [
         d
         for d in route_many(router, list(zip(test["title"], test["content"], strict=True)))

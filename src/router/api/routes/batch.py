@@ -9,7 +9,7 @@ the event loop.
 from __future__ import annotations
 
 import io
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile
@@ -18,17 +18,10 @@ from fastapi.responses import Response
 from router import ledger
 from router.api.deps import DbDep, Dispatcher, ServingDep, SettingsDep
 from router.api.errors import problems
-from router.batch import (
-    BatchOptions,
-    BatchResult,
-    load_input,
-    register_rows,
-    route_table,
-    write_output,
-)
-from router.columns import ColumnError
 from router.settings import Settings
-from router.tables import TableError
+
+if TYPE_CHECKING:
+    from router.batch import BatchResult
 
 router = APIRouter(tags=["批量分办"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -57,6 +50,11 @@ def _route_upload(
     overrides: dict[str, str | None],
     keep: bool,
 ) -> BatchResult:
+    # pandas and the workbook readers load on the first upload, not when the service starts
+    from router.batch import BatchOptions, load_input, route_table
+    from router.columns import ColumnError
+    from router.tables import TableError
+
     data, name = _read_upload(upload, settings)
     options = BatchOptions.from_settings(settings, overrides=overrides)
     try:
@@ -69,6 +67,8 @@ def _route_upload(
 
 
 def _workbook(result: BatchResult) -> Response:
+    from router.batch import write_output
+
     buffer = io.BytesIO()
     write_output(result, buffer, "xlsx")
     stem = result.table.source.rsplit(".", 1)[0] or "台帐"
@@ -128,6 +128,9 @@ def batch_register(
     content_col: ColumnForm = None,
 ) -> Response:
     """上传整份台帐，分办并登记每一行（一个事务；同一届次同一编号不重复登记），返回结果工作簿。"""
+    from router.batch import register_rows
+    from router.tables import TableError
+
     overrides = {"number": number_col, "title": title_col, "content": content_col}
     result = _route_upload(file, settings, serving, overrides, keep=True)
     for attempt in (1, 2):
