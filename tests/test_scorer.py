@@ -1,0 +1,156 @@
+"""The scorer: the fitted model as plain arrays, and what serving loads instead of scikit-learn."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from router import text
+from router.model import ModelConfig, TextModel
+from router.scorer import KeyIndex, Scorer, ScorerError, gram_key
+
+
+def test_key_index_finds_every_key_and_nothing_else() -> None:
+    rng = np.random.default_rng(0)
+    keys = np.unique(rng.integers(1, 2**63, size=20_000, dtype=np.uint64))
+    index = KeyIndex(keys)
+    np.testing.assert_array_equal(index.get(keys), np.arange(keys.size))
+    others = np.setdiff1d(rng.integers(1, 2**63, size=5_000, dtype=np.uint64), keys)
+    assert (index.get(others) == -1).all()
+    mixed = np.concatenate([others[:100], keys[::-7], others[100:200]])
+    expect = np.concatenate([np.full(100, -1), np.arange(keys.size)[::-7], np.full(100, -1)])
+    np.testing.assert_array_equal(index.get(mixed), expect)
+
+
+def test_key_index_probes_past_keys_that_share_a_home_slot() -> None:
+    index = KeyIndex(np.arange(1, 65, dtype=np.uint64))
+    # keys whose home slot is 0 in a table of this size: each must probe past the others
+    crowded = np.array([k for k in range(1, 2000) if index._home(np.array([k], np.uint64))[0] == 0])
+    assert crowded.size >= 3
+    table = KeyIndex(crowded.astype(np.uint64))  # fewer slots, the same home: the top bits
+    np.testing.assert_array_equal(table.get(crowded.astype(np.uint64)), np.arange(crowded.size))
+    assert table.get(np.array([0xFFFF_FFFF], np.uint64))[0] == -1
+    assert KeyIndex(np.zeros(0, np.uint64)).get(np.array([1, 2], np.uint64)).tolist() == [-1, -1]
+
+
+def test_gram_keys_differ_across_lengths() -> None:
+    """Symbols are >= 1, so an n-gram's leading symbol lifts it above every shorter key."""
+    top = (1 << 21) - 1
+    assert gram_key([top]) < gram_key([1, 1]) and gram_key([top, top]) < gram_key([1, 1, 1])
+    assert len({gram_key([1]), gram_key([1, 1]), gram_key([1, 1, 1])}) == 3
+
+
+@pytest.fixture(scope="module")
+def fitted(corpus: pd.DataFrame) -> TextModel:
+    sample = corpus.sample(n=min(500, len(corpus)), random_state=3)
+    departments = [[d for d in str(v).split(";") if d] for v in sample["departments"]]
+    return TextModel.fit(
+        list(sample["text"]), list(sample["label"]), ModelConfig(char_ngrams=(2, 3)), departments
+    )
+
+
+def test_a_saved_scorer_loads_back_with_the_same_figures(
+    fitted: TextModel, corpus: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = tmp_path / "model.npz"
+    fitted.scorer.save(path)
+    loaded = Scorer.load(path)
+    texts = [*corpus["text"][:200], "", "x", "完全无关的词语组合"]
+    x_a, x_b = fitted.scorer.transform(texts), loaded.transform(texts)
+    assert (x_a != x_b).nnz == 0
+    np.testing.assert_array_equal(fitted.scorer.proba(x_a), loaded.proba(x_b))
+    dept_a, dept_b = fitted.scorer.department_proba(x_a), loaded.department_proba(x_b)
+    assert dept_a is not None and dept_b is not None
+    np.testing.assert_array_equal(dept_a, dept_b)
+    chosen = fitted.scorer.proba(x_a).argmax(axis=1)
+    assert fitted.scorer.top_terms(x_a, chosen) == loaded.top_terms(x_b, chosen)
+    assert loaded.classes == fitted.classes and loaded.departments == fitted.departments
+
+
+def test_department_probabilities_are_the_full_weight_matrix(
+    fitted: TextModel, corpus: pd.DataFrame
+) -> None:
+    """The scorer keeps only the features a department weighs; nothing else changes."""
+    from router.model import DepartmentModel
+
+    assert fitted.pipeline is not None
+    sample = corpus.sample(n=min(500, len(corpus)), random_state=3)
+    x = fitted.pipeline.named_steps["features"].transform(list(sample["text"]))
+    departments = [[d for d in str(v).split(";") if d] for v in sample["departments"]]
+    full = DepartmentModel.fit(x, departments)
+    assert full is not None
+    texts = list(corpus["text"][:300])
+    xs = fitted.scorer.transform(texts)
+    plain = 1.0 / (1.0 + np.exp(-(np.asarray(xs @ full.weights) + full.intercept)))
+    got = fitted.scorer.department_proba(xs)
+    assert got is not None
+    np.testing.assert_allclose(got, plain, atol=1e-6)
+    assert fitted.scorer.dept_rows.size < fitted.scorer.n_features
+
+
+def test_a_file_that_is_not_a_scorer_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "model.npz"
+    bad.write_bytes(b"not a zip at all")
+    with pytest.raises(ScorerError):
+        Scorer.load(bad)
+    np.savez(bad, meta=np.frombuffer(b'{"format": 99}', np.uint8))
+    with pytest.raises(ScorerError, match="format"):
+        Scorer.load(bad)
+
+
+def test_unsupported_pipelines_are_refused(corpus: pd.DataFrame) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    pipe = Pipeline(
+        [("features", TfidfVectorizer(analyzer="char_wb")), ("clf", LogisticRegression())]
+    )
+    pipe.fit(list(corpus["text"][:100]), list(corpus["label"][:100]))
+    with pytest.raises(ScorerError, match="unsupported vectorizer"):
+        Scorer.from_fitted(pipe)
+
+
+def test_serving_imports_neither_scikit_learn_nor_pandas(trained_home: Path) -> None:
+    code = (
+        "import sys\n"
+        "import router.api.app\n"
+        "from router.routing import route\n"
+        "from router.serving import load_router\n"
+        "from router.settings import get_settings\n"
+        "d = route(load_router(get_settings()), '电信诈骗', '有人冒充客服骗钱')\n"
+        "print(d.unit, sorted(m for m in ('sklearn', 'pandas') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "ROUTER_HOME": str(trained_home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    unit, loaded = out.stdout.strip().split(" ", 1)
+    assert unit != "None" and loaded == "[]", out.stdout + out.stderr
+
+
+def _plain_normalize(s: str) -> str:
+    """normalize() as first written: two translations over every character."""
+    s = unicodedata.normalize("NFKC", s).translate(text._PUNCT)
+    s = text._CONTROL.sub("", s).replace("\r\n", "\n").replace("\r", "\n")
+    s = text._SPACES.sub(" ", s)
+    return text._NEWLINES.sub("\n", s).strip()
+
+
+def test_normalize_is_the_plain_definition(corpus: pd.DataFrame) -> None:
+    samples = [*corpus["title"], *corpus["content"]]
+    samples += [chr(c) for c in text._fold_table()] + ["｡", "︒", "﹁引号﹂", "“Ａ”。、【１】"]
+    samples += ["e\u0301\u0327。", "a\u3000\u3000b\r\n\r\nc", "\ufeff（一）１２％"]
+    for s in samples:
+        assert text.normalize(s) == _plain_normalize(s), repr(s[:40])
