@@ -119,3 +119,20 @@ def test_rules_written_out_and_prefiltered_find_the_same_evidence(
         "道路(?:破损|坑洼)",
         "公路(?:破损|坑洼)",
     ]
+
+
+def test_large_batches_are_scored_in_chunks_with_the_same_decisions(
+    router: Router, corpus: pd.DataFrame
+) -> None:
+    from router import routing
+
+    rows = corpus.sample(n=routing._CHUNK * 2 + 40, replace=True, random_state=5)
+    items: list[tuple[str | None, str | None]] = list(
+        zip(rows["title"], rows["content"], strict=True)
+    )
+    batch = route_many(router, items)
+    assert len(batch) == len(items)
+    for i in (0, routing._CHUNK - 1, routing._CHUNK, routing._CHUNK + 1, len(items) - 1):
+        single = route(router, *items[i])
+        got = batch[i]
+        assert isinstance(got, Decision) and got.model_dump() == single.model_dump()

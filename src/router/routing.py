@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from router.labels import LabelSet
@@ -148,13 +149,18 @@ def _route_forked(
 ) -> tuple[list[Decision | InputError], list[tuple[bool, str]]]:
     """The first share in this process, the rest in forked ones: (own results, the others' as JSON).
 
-    This process's share is a little smaller when it must also rebuild the others' results.
+    Shares are measured in characters, not rows: time grows with length, and a ledger's
+    long proposals may well sit together. ``share`` < 1 leaves this process less, for when
+    it must also rebuild the others' results.
     """
     global _forked
     n = len(items)
-    own = int(n / processes * share)
-    step = -(-(n - own) // (processes - 1))
-    spans = [(lo, min(lo + step, n)) for lo in range(own, n, step)]
+    ends = np.cumsum([len(t or "") + len(c or "") + 20 for t, c in items])  # 20: per-row work
+    per = float(ends[-1]) / processes
+    cuts = np.searchsorted(ends, [per * share + per * k for k in range(processes - 1)])
+    bounds = sorted({0, *(min(int(c) + 1, n) for c in cuts), n})
+    own = bounds[1]
+    spans = list(zip(bounds[1:-1], bounds[2:], strict=True))
     _forked = (router, items)
     try:
         with multiprocessing.get_context("fork").Pool(len(spans)) as pool:
@@ -192,8 +198,9 @@ def route_many(
     process with a single thread, such as the command line, and otherwise runs serially.
     """
     if processes > 1 and len(items) >= 2 * processes and _can_fork():
-        own, others = _route_forked(router, items, processes, share=0.9)
-        rebuilt = [Decision.model_validate_json(p) if ok else InputError(p) for ok, p in others]
+        own, others = _route_forked(router, items, processes, share=1.0)
+        with _collector_paused(len(others)):
+            rebuilt = [Decision.model_validate_json(p) if ok else InputError(p) for ok, p in others]
         return [*own, *rebuilt]
     results: list[Decision | InputError | None] = [None] * len(items)
     texts, where = [], []
@@ -243,8 +250,18 @@ def _collector_paused(size: int) -> Iterator[None]:
         gc.enable()
 
 
+_CHUNK = 512  # rows whose arithmetic is done at once: fast, and bounded memory for any batch
+
+
 def _decide_many(router: Router, texts: Sequence[str]) -> list[Decision]:
-    """Decisions for checked texts: the model's arithmetic once for all, then each text."""
+    """Decisions for checked texts: the model's arithmetic once a chunk, then each text."""
+    if len(texts) > _CHUNK:
+        with _collector_paused(len(texts)):
+            return [
+                d
+                for i in range(0, len(texts), _CHUNK)
+                for d in _decide_many(router, texts[i : i + _CHUNK])
+            ]
     if not texts:
         return []
     with _collector_paused(len(texts)):
