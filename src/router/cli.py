@@ -306,7 +306,9 @@ def batch(
     ] = None,
     kind: Annotated[str, typer.Option(help="建议（人大代表）或提案（政协委员）")] = "建议",
     actor: Annotated[str, typer.Option(help="登记人，记入台帐的修改记录")] = "批量导入",
-    workers: Annotated[int, typer.Option(help="分办进程数；2 000 行以上时可用 2")] = 1,
+    workers: Annotated[
+        int | None, typer.Option(help="分办进程数；默认按 CPU 核数（2 000 行以上才启用多进程）")
+    ] = None,
 ) -> None:
     """把整份台帐逐行分办，输出带建议承办单位、统计、问题行和并案组的《一览表》。"""
     import time
@@ -337,7 +339,7 @@ def batch(
         "deputy_unit": deputy_unit_col,
     }
     options = BatchOptions.from_settings(
-        settings, overrides=overrides, sheet=sheet, workers=max(1, workers)
+        settings, overrides=overrides, sheet=sheet, workers=max(1, workers or os.cpu_count() or 1)
     )
     started = time.perf_counter()
     try:
