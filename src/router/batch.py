@@ -43,11 +43,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 from router.columns import Columns, find_columns
 from router.routing import Decision, InputError, Router, route_many
-from router.similarity import cosine_pairs, tfidf_rows
+from router.similarity import cosine_pair_arrays, tfidf_rows
 from router.tables import Table, TableError, read_table, read_table_bytes
 from router.text import prepare
 
@@ -294,7 +297,12 @@ def route_table(
     clock = time.perf_counter()
     ok = [p for p in range(n) if routed[p] is not None]
     texts = [prepare(titles[p], contents[p]) for p in ok]
-    groups = group_similar(texts, options.duplicate_threshold, options.related_threshold)
+    groups = group_similar(
+        texts,
+        options.duplicate_threshold,
+        options.related_threshold,
+        processes=min(options.workers, os.cpu_count() or 1),
+    )
     groups = [
         MergeGroup(
             g.name,
@@ -421,42 +429,44 @@ def _compact(d: Decision, router: Router) -> _Routed:
     )
 
 
-def group_similar(texts: Sequence[str], duplicate: float, related: float) -> list[MergeGroup]:
+def group_similar(
+    texts: Sequence[str], duplicate: float, related: float, *, processes: int = 1
+) -> list[MergeGroup]:
     """并案 groups: connected rows whose similarity reaches ``related``; copies marked.
 
     Positions are indices into ``texts``; a row is a duplicate of the earliest row in its
-    group it resembles at ``duplicate`` or more.
+    group it resembles at ``duplicate`` or more. ``processes`` > 1 lets a large batch use a
+    second, forked process.
     """
-    if len(texts) < 2:
+    n = len(texts)
+    if n < 2:
         return []
-    pairs = cosine_pairs(tfidf_rows(texts, words=True), min(related, duplicate))
-    parent = list(range(len(texts)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    best_dup: dict[int, int] = {}
-    for i, j, sim in pairs:
-        ri, rj = find(i), find(j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-        if sim >= duplicate and (j not in best_dup or i < best_dup[j]):
-            best_dup[j] = i
-    members: dict[int, list[int]] = {}
-    for i in range(len(texts)):
-        members.setdefault(find(i), []).append(i)
-    top: dict[int, float] = {}
-    for i, _j, sim in pairs:
-        root = find(i)
-        top[root] = max(top.get(root, 0.0), sim)
+    rows = tfidf_rows(texts, words=True, processes=processes)
+    i, j, sim = cosine_pair_arrays(rows, min(related, duplicate), processes=processes)
+    if i.size == 0:
+        return []
+    edges = sparse.coo_matrix((np.ones(i.size), (i, j)), shape=(n, n))
+    count, label = connected_components(edges, directed=False)
+    size = np.bincount(label, minlength=count)
+    root = np.full(count, n)
+    np.minimum.at(root, label, np.arange(n))
+    top = np.zeros(count)
+    np.maximum.at(top, label[i], sim)
+    copy = sim >= duplicate
+    first = np.lexsort((i[copy], j[copy]))  # by copy, then by the row it copies
+    copies, originals = j[copy][first], i[copy][first]
+    earliest = np.ones(copies.size, dtype=bool)
+    earliest[1:] = copies[1:] != copies[:-1]
+    best_dup = dict(zip(copies[earliest].tolist(), originals[earliest].tolist(), strict=True))
+    members = np.argsort(label, kind="stable")
+    bounds = np.r_[0, np.cumsum(size)]
     groups: list[MergeGroup] = []
-    for root in sorted(r for r, m in members.items() if len(m) > 1):
-        rows = members[root]
-        dups = {j: best_dup[j] for j in rows if j in best_dup}
-        groups.append(MergeGroup(f"并案{len(groups) + 1}", tuple(rows), dups, round(top[root], 3)))
+    for k in sorted(np.flatnonzero(size > 1).tolist(), key=lambda k: int(root[k])):
+        positions = tuple(members[bounds[k] : bounds[k + 1]].tolist())
+        dups = {p: best_dup[p] for p in positions if p in best_dup}
+        groups.append(
+            MergeGroup(f"并案{len(groups) + 1}", positions, dups, round(float(top[k]), 3))
+        )
     return groups
 
 

@@ -1,12 +1,31 @@
-"""Character n-gram similarity: near-duplicate checks on the corpus and 并案 grouping."""
+"""Similarity: character n-grams for near-duplicate checks on the corpus, word TF-IDF for 并案.
+
+并案 must stay fast on a ledger of ten thousand proposals, where most pairs share some common
+word and the full product of the TF-IDF rows has tens of millions of entries:
+:func:`tfidf_rows` builds the word matrix straight from :func:`router.text.tokenize` (with
+scikit-learn's values), and :func:`cosine_pair_arrays` multiplies only the rarer words exactly
+and bounds what the frequent ones can add. Both can use a second, forked process.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import multiprocessing
+import threading
+from collections.abc import Callable, Sequence
+from itertools import chain
+from typing import TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
+
+PARALLEL_MIN_ROWS = 2000  # below this a second process costs more than it saves
+_TOLERANCE = 1e-6  # a pair at threshold - 1e-6 still counts, as float32 rounding may put it there
+_SLACK = 1e-4  # bounds are checked this much below the cut, far above any rounding error
+
+_T = TypeVar("_T")
+Pairs = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]
 
 
 def shingle_matrix(texts: Sequence[str], n: int = 5) -> sparse.csr_matrix:
@@ -43,26 +62,23 @@ def max_jaccard(texts: Sequence[str], n: int = 5) -> tuple[int, int, float]:
     return pairs[0] if pairs else (-1, -1, 0.0)
 
 
-def tfidf_rows(texts: Sequence[str], *, words: bool = False) -> sparse.csr_matrix:
-    """L2-normalised TF-IDF rows fitted on these texts themselves.
+def tfidf_rows(
+    texts: Sequence[str], *, words: bool = False, processes: int = 1
+) -> sparse.csr_matrix:
+    """L2-normalised float32 TF-IDF rows fitted on these texts themselves.
 
     Character bigrams by default (robust to segmentation and short titles); ``words`` uses
     the domain tokenizer. Fitting on the batch lets a phrase every row shares ("建议",
     "加强") weigh little, so two rows score high only when they share what is particular.
+    Either way the values are scikit-learn's ``TfidfVectorizer(sublinear_tf=True)`` on the
+    texts with white space removed; ``processes`` > 1 may segment on a forked process.
     """
+    squeezed = ["".join(t.split()) for t in texts]
+    if words:
+        return _word_tfidf(squeezed, processes)
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    if words:
-        from router.text import tokenize
-
-        vec = TfidfVectorizer(
-            tokenizer=tokenize, token_pattern=None, lowercase=False, sublinear_tf=True
-        )
-    else:
-        vec = TfidfVectorizer(
-            analyzer="char", ngram_range=(2, 2), lowercase=False, sublinear_tf=True
-        )
-    squeezed = ["".join(t.split()) for t in texts]
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(2, 2), lowercase=False, sublinear_tf=True)
     try:
         return vec.fit_transform(squeezed).astype(np.float32).tocsr()
     except ValueError:  # no text long enough for one feature
@@ -72,28 +88,281 @@ def tfidf_rows(texts: Sequence[str], *, words: bool = False) -> sparse.csr_matri
 def cosine_pairs(
     rows: sparse.csr_matrix, threshold: float, block: int = 1000
 ) -> list[tuple[int, int, float]]:
-    """Pairs (i < j) of L2-normalised rows whose cosine is at least ``threshold``.
+    """Pairs (i < j) of L2-normalised rows whose cosine is at least ``threshold``, by (i, j)."""
+    i, j, sim = cosine_pair_arrays(rows, threshold, block=block)
+    return list(zip(i.tolist(), j.tolist(), sim.tolist(), strict=True))
 
-    Computed a block of rows at a time, so that memory stays bounded on a ledger of
-    tens of thousands of rows.
+
+def cosine_pair_arrays(
+    rows: sparse.spmatrix, threshold: float, *, block: int = 1000, processes: int = 1
+) -> Pairs:
+    """Pairs (i < j) whose dot product (the cosine of L2-normalised rows) is ``threshold`` or
+    more (less 1e-6), as arrays sorted by (i, j), with the values capped at 1.
+
+    Exact without the full product. With F the columns in more than ``d`` rows and R the
+    others, x·y = r + f, r the sum over R and f over F, and f <= |x_F| |y_F| (Cauchy-Schwarz).
+    So a pair reaches t only if r + |x_F| |y_F| >= t: either it is an entry of the product
+    over R (cheap: those columns are short), or |x_F| |y_F| >= t alone, which the norms
+    list without any product (``d`` is raised until such pairs are few). Each candidate
+    then gets its exact dot product. ``block`` rows at a time keep the memory bounded.
     """
     n = rows.shape[0]
-    out: list[tuple[int, int, float]] = []
     if n < 2 or rows.shape[1] == 0:
-        return out
-    rows_t = rows.T.tocsc()
-    for start in range(0, n, block):
-        # only columns from `start` on: the pairs below the diagonal would be dropped anyway
-        prod = (rows[start : start + block] @ rows_t[:, start:]).tocoo()
-        i = prod.row + start
-        j = prod.col + start
-        keep = (j > i) & (prod.data >= threshold - 1e-6)
-        out.extend(
-            zip(
-                i[keep].tolist(),
-                j[keep].tolist(),
-                np.minimum(prod.data[keep], 1.0).astype(float).tolist(),
-                strict=True,
-            )
-        )
+        return _no_pairs()
+    x = sparse.csr_matrix(rows, copy=True)
+    x.sum_duplicates()
+    cut = threshold - _TOLERANCE
+    starts = range(0, n, block)
+    tiles = [(row, col) for row in starts for col in starts if col >= row]
+    loose = cut - _SLACK
+    if loose <= 0 or x.data.min(initial=0) < 0:  # the bound needs both positive
+        i, j, _ = _product_pairs(x, tiles, block, np.zeros(n), loose)
+        return _exact(x, i, j, cut)
+    owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(x.indptr))
+    frequent, norms = _frequent_columns(x, owner, loose)
+    rare = _entries(x, ~frequent, owner)
+    if processes > 1 and n >= PARALLEL_MIN_ROWS and len(tiles) > 1 and _can_fork():
+        wait = _forked(lambda: _product_pairs(rare, tiles[0::2], block, norms, loose))
+        try:
+            mine = _product_pairs(rare, tiles[1::2], block, norms, loose)
+        finally:
+            theirs = wait()
+        if theirs is None:
+            theirs = _product_pairs(rare, tiles[0::2], block, norms, loose)
+        ri, rj, rv = (np.concatenate(p) for p in zip(mine, theirs, strict=True))
+    else:
+        ri, rj, rv = _product_pairs(rare, tiles, block, norms, loose)
+    zi, zj = _pairs_by_norms(norms, loose)
+    alone = ~np.isin(zi * n + zj, ri * n + rj)  # no rare column in common: r = 0
+    ci = np.concatenate([ri, zi[alone]])
+    cj = np.concatenate([rj, zj[alone]])
+    near = np.concatenate([rv, np.zeros(int(alone.sum()))])
+    near += _row_dots(_entries(x, frequent, owner).astype(np.float64), ci, cj)
+    keep = near >= loose  # r was summed in float32; the exact value decides
+    return _exact(x, ci[keep], cj[keep], cut)
+
+
+def _no_pairs() -> Pairs:
+    return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+
+
+def _exact(x: sparse.csr_matrix, i: NDArray[np.int64], j: NDArray[np.int64], cut: float) -> Pairs:
+    """The candidates whose float64 dot product reaches ``cut``, sorted by (i, j)."""
+    sim = _row_dots(x.astype(np.float64), i, j)
+    keep = sim >= cut
+    i, j, sim = i[keep], j[keep], sim[keep]
+    order = np.lexsort((j, i))
+    return i[order], j[order], np.minimum(sim[order], 1.0)
+
+
+def _frequent_columns(
+    x: sparse.csr_matrix, owner: NDArray[np.int64], bound: float
+) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+    """Which entries are in a frequent column, and each row's norm over those columns.
+
+    The cut-off starts at 4% of the rows and rises until at most max(100,000, 10 n) pairs
+    have a product of norms reaching ``bound``; a higher cut-off makes the exact product
+    over the rare columns dearer, a lower one lists more pairs from the norms alone.
+    """
+    n = x.shape[0]
+    df = np.bincount(x.indices, minlength=x.shape[1])[x.indices]
+    squares = x.data.astype(np.float64) ** 2
+    limit = max(100_000, 10 * n)
+    cutoff = max(16, n // 25)
+    while True:
+        frequent = df > cutoff
+        norms = np.sqrt(np.bincount(owner[frequent], weights=squares[frequent], minlength=n))
+        if _count_by_norms(norms, bound).sum() <= limit:
+            return frequent, norms
+        cutoff = cutoff * 3 // 2 + 1
+
+
+def _count_by_norms(norms: NDArray[np.float64], bound: float) -> NDArray[np.int64]:
+    """In descending order of norm, how many later rows each row's norm times theirs reaches."""
+    desc = np.sort(norms)[::-1]
+    with np.errstate(divide="ignore"):
+        need = bound / desc
+    reach: NDArray[np.int64] = np.searchsorted(-desc, -need, side="right").astype(np.int64)
+    later: NDArray[np.int64] = reach - np.arange(1, norms.size + 1, dtype=np.int64)
+    return np.maximum(later, 0)
+
+
+def _pairs_by_norms(
+    norms: NDArray[np.float64], bound: float
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Every pair (i < j) with norms[i] * norms[j] >= bound, give or take rounding."""
+    order = np.argsort(-norms, kind="stable")
+    count = _count_by_norms(norms, bound)
+    first = np.repeat(np.arange(norms.size), count)
+    offset = np.arange(first.size) - np.repeat(np.cumsum(count) - count, count)
+    a, b = order[first], order[first + 1 + offset]
+    return np.minimum(a, b), np.maximum(a, b)
+
+
+def _entries(
+    x: sparse.csr_matrix, mask: NDArray[np.bool_], owner: NDArray[np.int64]
+) -> sparse.csr_matrix:
+    """The same matrix with only the masked entries."""
+    n = x.shape[0]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner[mask], minlength=n), out=indptr[1:])
+    return sparse.csr_matrix((x.data[mask], x.indices[mask], indptr), shape=x.shape)
+
+
+def _product_pairs(
+    x: sparse.csr_matrix,
+    tiles: Sequence[tuple[int, int]],
+    block: int,
+    norms: NDArray[np.float64],
+    bound: float,
+) -> Pairs:
+    """Entries (i < j) of x x^T in the given tiles (first row, first column; ``block`` square)
+    that might reach ``bound`` once the other columns add at most norms[i] * norms[j]
+    (x non-negative).
+
+    Most entries are small: one comparison with a bound per row drops them before the
+    exact test on the few left.
+    """
+    n = x.shape[0]
+    top = float(norms.max(initial=0.0))
+    floor = bound - norms * top
+    columns: dict[int, sparse.csr_matrix] = {}
+    found: list[Pairs] = []
+    for row, col in tiles:
+        if col not in columns:
+            columns[col] = sparse.csr_matrix(x[col : col + block].T)
+        prod = sparse.csr_matrix(x[row : row + block] @ columns[col])
+        low = floor[row : min(row + block, n)].astype(prod.dtype)
+        hit = np.flatnonzero(prod.data >= np.repeat(low, np.diff(prod.indptr)))
+        i = np.searchsorted(prod.indptr, hit, side="right").astype(np.int64) - 1 + row
+        j = prod.indices[hit].astype(np.int64) + col
+        value = prod.data[hit].astype(np.float64)
+        keep = (j > i) & (value + norms[i] * norms[j] >= bound)
+        found.append((i[keep], j[keep], value[keep]))
+    if not found:
+        return _no_pairs()
+    i_all, j_all, v_all = (np.concatenate(p) for p in zip(*found, strict=True))
+    return i_all, j_all, v_all
+
+
+def _row_dots(
+    m: sparse.csr_matrix, i: NDArray[np.int64], j: NDArray[np.int64], chunk: int = 65536
+) -> NDArray[np.float64]:
+    """m[i[k]] · m[j[k]] for every k."""
+    out = np.zeros(i.size)
+    for s in range(0, i.size, chunk):
+        a, b = m[i[s : s + chunk]], m[j[s : s + chunk]]
+        out[s : s + chunk] = np.asarray(a.multiply(b).sum(axis=1), dtype=np.float64).ravel()
     return out
+
+
+# -- word TF-IDF ---------------------------------------------------------------------------
+class _Index(dict[str, int]):
+    """Token -> column, a new column for each token not seen before."""
+
+    def __missing__(self, token: str) -> int:
+        column = self[token] = len(self)
+        return column
+
+
+_Counts = tuple[list[str], NDArray[np.int64], NDArray[np.int32]]
+
+
+def _word_tfidf(squeezed: Sequence[str], processes: int) -> sparse.csr_matrix:
+    """scikit-learn's word TF-IDF (sublinear tf, smooth idf, l2), without its overhead."""
+    n = len(squeezed)
+    vocab, lengths, ids = _count_words(squeezed, processes)
+    if not vocab:
+        return sparse.csr_matrix((n, 0), dtype=np.float32)
+    order = sorted(range(len(vocab)), key=vocab.__getitem__)  # scikit-learn's column order
+    column = np.empty(len(vocab), dtype=np.int32)
+    column[order] = np.arange(len(vocab), dtype=np.int32)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    counts = sparse.csr_matrix(
+        (np.ones(ids.size), column[ids], indptr), shape=(n, len(vocab)), dtype=np.float64
+    )
+    counts.sum_duplicates()
+    df = np.bincount(counts.indices, minlength=len(vocab))
+    idf = np.log((n + 1) / (df + 1.0)) + 1.0
+    data = (np.log(counts.data) + 1.0) * idf[counts.indices]
+    owner = np.repeat(np.arange(n), np.diff(counts.indptr))
+    norms = np.sqrt(np.bincount(owner, weights=data * data, minlength=n))
+    norms[norms == 0.0] = 1.0
+    data /= norms[owner]
+    return sparse.csr_matrix(
+        (data.astype(np.float32), counts.indices, counts.indptr), shape=counts.shape
+    )
+
+
+def _count_words(texts: Sequence[str], processes: int) -> _Counts:
+    """Columns in first-seen order, tokens per text, and every token's column."""
+    if processes < 2 or len(texts) < PARALLEL_MIN_ROWS or not _can_fork():
+        return _tokens(texts)
+    from router.text import init
+
+    init()  # load the dictionary once, before the fork, rather than in both processes
+    sizes = np.cumsum([len(t) for t in texts])
+    half = int(np.searchsorted(sizes, sizes[-1] / 2))
+    wait = _forked(lambda: _tokens(texts[half:]))
+    try:
+        vocab, lengths, ids = _tokens(texts[:half])
+    finally:
+        other = wait()
+    if other is None:
+        other = _tokens(texts[half:])
+    index = _Index(zip(vocab, range(len(vocab)), strict=True))
+    remap = np.fromiter(map(index.__getitem__, other[0]), dtype=np.int32, count=len(other[0]))
+    return list(index), np.concatenate([lengths, other[1]]), np.concatenate([ids, remap[other[2]]])
+
+
+def _tokens(texts: Sequence[str]) -> _Counts:
+    from router.text import tokenize
+
+    tokens = [tokenize(t) for t in texts]
+    index = _Index()
+    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    ids = np.fromiter(
+        map(index.__getitem__, chain.from_iterable(tokens)),
+        dtype=np.int32,
+        count=int(lengths.sum()),
+    )
+    return list(index), lengths, ids
+
+
+# -- a second process ----------------------------------------------------------------------
+def _can_fork() -> bool:
+    """Fork only where it is safe: a platform that has it and a process with one thread."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def _forked(work: Callable[[], _T]) -> Callable[[], _T | None]:
+    """Start ``work`` in a forked process; the returned function waits for its result.
+
+    It gives None when the child did not deliver (killed, or failed): the caller then does
+    the work itself, so that an error shows as it would have without the fork.
+    """
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+
+    def run() -> None:
+        try:
+            send.send(work())
+        finally:
+            send.close()
+
+    child = ctx.Process(target=run, daemon=True)
+    child.start()
+    send.close()
+
+    def wait() -> _T | None:
+        try:
+            result: _T = receive.recv()
+            return result
+        except EOFError:
+            return None
+        finally:
+            receive.close()
+            child.join()
+
+    return wait
