@@ -87,7 +87,7 @@ def test_route_many_over_forked_processes_gives_the_serial_results(
     assert serial[0].model_dump() == single.model_dump()
 
 
-def test_rules_written_out_and_prefiltered_find_the_same_evidence(
+def test_rules_written_out_and_gated_find_the_same_evidence(
     corpus: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from importlib import resources
@@ -100,18 +100,22 @@ def test_rules_written_out_and_prefiltered_find_the_same_evidence(
         resources.files("router").joinpath("resources/jurisdiction_rules.yaml").read_text("utf-8")
     )
     fast = rules.parse_rules(raw)
-    assert fast._any is not None
+    keys, _, always, _ = fast._gate
+    assert keys.size > 0 and always == 0  # every shipped rule can be gated
     with monkeypatch.context() as m:
         m.setattr(rules, "_branches", lambda p: [p])
         plain = rules.parse_rules(raw)
-    plain.__dict__["_any"] = None  # no prefilter: every rule scans every text
     assert [r.pattern.pattern for r in fast.rules if r.pattern] != [
         r.pattern.pattern for r in plain.rules if r.pattern
     ]
-    texts = [*corpus["text"], "道路破损坑洼，公交站点太少", "医院门口违停严重，路灯不亮", ""]
-    for t in texts:
-        got = [(h.rule.id, h.evidence) for h in fast.match(t)]
-        assert got == [(h.rule.id, h.evidence) for h in plain.match(t)], t[:40]
+    texts = [*corpus["text"], "道路破损坑洼，公交站点太少", "医院门口违停严重，路灯不亮", "", "道"]
+    gates = fast.candidates(texts)
+    assert 0 < sum(g == 0 for g in gates) < len(texts)  # the gate does skip rules
+    everything = (1 << len(plain.rules)) - 1
+    for t, gate in zip(texts, gates, strict=True):
+        got = [(h.rule.id, h.evidence) for h in fast.match(t, gate)]
+        assert got == [(h.rule.id, h.evidence) for h in plain.match(t, everything)], t[:40]
+        assert got == [(h.rule.id, h.evidence) for h in fast.match(t)]
     assert rules._branches("(?:a|b)+c") == ["(?:a|b)+c"]
     assert rules._branches("(?:a|b)c|d") == ["(?:a|b)c|d"]
     assert rules._branches("(?:a|b)(c)") == ["(?:a|b)(c)"]
@@ -136,3 +140,21 @@ def test_large_batches_are_scored_in_chunks_with_the_same_decisions(
         single = route(router, *items[i])
         got = batch[i]
         assert isinstance(got, Decision) and got.model_dump() == single.model_dump()
+
+
+def test_the_gate_knows_which_pairs_a_pattern_can_begin_with() -> None:
+    from router.rules import _leading_pairs
+
+    def pairs(p: str) -> set[str] | None:
+        return _leading_pairs(re.compile(p))
+
+    assert pairs("道路(?:破损|坑洼)") == {"道路"}
+    assert pairs("(?:增设|开通)(?:\\S{0,6})公交") == {"增设", "开通"}
+    assert pairs("排水(?:管网|设施)?|内涝") == {"排水", "内涝"}
+    assert pairs("公交车?站") == {"公交"}
+    assert pairs("(?:道|路)口") == {"道口", "路口"}
+    assert pairs("[甲乙]方") == {"甲方", "乙方"}
+    assert pairs("[^甲]方") is None and pairs("\\w方") is None  # then the rule is always tried
+    assert pairs("路?灯") is None
+    assert pairs("灯") is None  # one character: no pair to require
+    assert pairs("(?i)app下载") is None

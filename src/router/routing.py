@@ -268,10 +268,12 @@ def _decide_many(router: Router, texts: Sequence[str]) -> list[Decision]:
         proba, x, dept = router.model.score_many(texts)
         chosen = proba.argmax(axis=1)  # the first of equal maxima, as the stable sort below
         terms = router.model.scorer.top_terms(x, chosen)
+        gates = router.rules.candidates(texts)
         rows = proba.tolist()  # plain floats: per-item work on eight numbers is faster in Python
         dept_rows = dept.tolist() if dept is not None else [None] * len(texts)
         return [
-            _decide(router, text, rows[j], terms[j], dept_rows[j]) for j, text in enumerate(texts)
+            _decide(router, text, rows[j], terms[j], dept_rows[j], gates[j])
+            for j, text in enumerate(texts)
         ]
 
 
@@ -281,6 +283,7 @@ def _decide(
     proba: list[float],
     terms: list[tuple[str, float]],
     dept_proba: list[float] | None = None,
+    rule_gate: int | None = None,
 ) -> Decision:
     th, labels, classes = router.thresholds, router.labels, router.model.classes
     outside = labels.outside
@@ -288,7 +291,7 @@ def _decide(
     order = sorted(range(len(proba)), key=proba.__getitem__, reverse=True)  # stable
     police = [i for i in order if classes[i] != outside]
     top = order[0]
-    hits = router.rules.match(text)
+    hits = router.rules.match(text, rule_gate)
     departments = _departments(hits)
     learned = _learned_department(router, dept_proba, th.department)
     reasons: list[str] = []
