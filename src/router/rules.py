@@ -134,7 +134,9 @@ def _pair_key(pair: str) -> int:
 def _leading_pairs(pattern: re.Pattern[str]) -> set[str] | None:
     """Every two characters a match of ``pattern`` can begin with, or None when that is not
     a small set of plain characters (then the rule is always tried)."""
-    from re import _parser  # the standard library's own parse of a pattern
+    from importlib import import_module
+
+    _parser = import_module("re._parser")  # the standard library's own parse of a pattern
 
     if pattern.flags & ~(re.UNICODE | re.DOTALL | re.MULTILINE):
         return None
