@@ -193,6 +193,15 @@ def test_groups_are_the_reference_union_find(texts: list[str]) -> None:
     assert kinds == {"重复", "相关", "重复+相关"}
 
 
+def test_title_and_body_pairs_are_prepared_first(texts: list[str]) -> None:
+    pairs = [(t.split("\n", 1)[0] or None, (t.split("\n", 1) + [""])[1] or None) for t in texts]
+    prepared = [prepare(title, body) for title, body in pairs]
+    for words in (True, False):
+        want = tfidf_rows(prepared, words=words)
+        assert (tfidf_rows(pairs, words=words) != want).nnz == 0
+    assert group_similar(pairs, 0.8, 0.5) == group_similar(prepared, 0.8, 0.5)
+
+
 def test_edge_cases() -> None:
     assert tfidf_rows([], words=True).shape == (0, 0)
     assert tfidf_rows(["。。", ""], words=True).shape == (2, 0)
@@ -220,6 +229,8 @@ def test_a_second_process_gives_the_same(texts: list[str], monkeypatch: pytest.M
         serial = as_dict(cosine_pair_arrays(one, threshold, block=29))
         assert as_dict(cosine_pair_arrays(one, threshold, block=29, processes=2)) == serial
     assert group_similar(texts, 0.8, 0.35, processes=2) == group_similar(texts, 0.8, 0.35)
+    pairs = [(t[:9], t[9:]) for t in texts]
+    assert group_similar(pairs, 0.8, 0.5, processes=2) == group_similar(pairs, 0.8, 0.5)
 
 
 def test_a_failed_child_is_made_up_for(texts: list[str], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -50,7 +50,7 @@ from scipy.sparse.csgraph import connected_components
 
 from router.columns import Columns, find_columns
 from router.routing import Decision, InputError, Router, route_many
-from router.similarity import cosine_pair_arrays, tfidf_rows
+from router.similarity import Source, cosine_pair_arrays, tfidf_rows
 from router.tables import Table, TableError, read_table, read_table_bytes
 from router.text import prepare
 
@@ -296,9 +296,8 @@ def route_table(
 
     clock = time.perf_counter()
     ok = [p for p in range(n) if routed[p] is not None]
-    texts = [prepare(titles[p], contents[p]) for p in ok]
     groups = group_similar(
-        texts,
+        [(titles[p], contents[p]) for p in ok],
         options.duplicate_threshold,
         options.related_threshold,
         processes=min(options.workers, os.cpu_count() or 1),
@@ -430,13 +429,14 @@ def _compact(d: Decision, router: Router) -> _Routed:
 
 
 def group_similar(
-    texts: Sequence[str], duplicate: float, related: float, *, processes: int = 1
+    texts: Sequence[Source], duplicate: float, related: float, *, processes: int = 1
 ) -> list[MergeGroup]:
     """并案 groups: connected rows whose similarity reaches ``related``; copies marked.
 
-    Positions are indices into ``texts``; a row is a duplicate of the earliest row in its
-    group it resembles at ``duplicate`` or more. ``processes`` > 1 lets a large batch use a
-    second, forked process.
+    Positions are indices into ``texts`` (prepared texts, or (title, body) pairs, which are
+    then prepared on the process that segments them); a row is a duplicate of the earliest
+    row in its group it resembles at ``duplicate`` or more. ``processes`` > 1 lets a large
+    batch use a second, forked process.
     """
     n = len(texts)
     if n < 2:

@@ -9,9 +9,12 @@ and bounds what the frequent ones can add. Both can use a second, forked process
 
 from __future__ import annotations
 
+import gc
+import mmap
 import multiprocessing
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from itertools import chain
 from typing import TypeVar
 
@@ -26,6 +29,7 @@ _SLACK = 1e-4  # bounds are checked this much below the cut, far above any round
 
 _T = TypeVar("_T")
 Pairs = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]
+Source = str | tuple[str | None, str | None]  # a text, or a title and body to prepare
 
 
 def shingle_matrix(texts: Sequence[str], n: int = 5) -> sparse.csr_matrix:
@@ -63,7 +67,7 @@ def max_jaccard(texts: Sequence[str], n: int = 5) -> tuple[int, int, float]:
 
 
 def tfidf_rows(
-    texts: Sequence[str], *, words: bool = False, processes: int = 1
+    texts: Sequence[Source], *, words: bool = False, processes: int = 1
 ) -> sparse.csr_matrix:
     """L2-normalised float32 TF-IDF rows fitted on these texts themselves.
 
@@ -71,13 +75,14 @@ def tfidf_rows(
     the domain tokenizer. Fitting on the batch lets a phrase every row shares ("建议",
     "加强") weigh little, so two rows score high only when they share what is particular.
     Either way the values are scikit-learn's ``TfidfVectorizer(sublinear_tf=True)`` on the
-    texts with white space removed; ``processes`` > 1 may segment on a forked process.
+    texts with white space removed; ``processes`` > 1 may segment on a forked process. A
+    (title, body) pair stands for ``prepare(title, body)``, prepared where it is segmented.
     """
-    squeezed = ["".join(t.split()) for t in texts]
     if words:
-        return _word_tfidf(squeezed, processes)
+        return _word_tfidf(texts, processes)
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    squeezed = ["".join(_text(t).split()) for t in texts]
     vec = TfidfVectorizer(analyzer="char", ngram_range=(2, 2), lowercase=False, sublinear_tf=True)
     try:
         return vec.fit_transform(squeezed).astype(np.float32).tocsr()
@@ -268,10 +273,10 @@ class _Index(dict[str, int]):
 _Counts = tuple[list[str], NDArray[np.int64], NDArray[np.int32]]
 
 
-def _word_tfidf(squeezed: Sequence[str], processes: int) -> sparse.csr_matrix:
+def _word_tfidf(texts: Sequence[Source], processes: int) -> sparse.csr_matrix:
     """scikit-learn's word TF-IDF (sublinear tf, smooth idf, l2), without its overhead."""
-    n = len(squeezed)
-    vocab, lengths, ids = _count_words(squeezed, processes)
+    n = len(texts)
+    vocab, lengths, ids = _count_words(texts, processes)
     if not vocab:
         return sparse.csr_matrix((n, 0), dtype=np.float32)
     order = sorted(range(len(vocab)), key=vocab.__getitem__)  # scikit-learn's column order
@@ -295,31 +300,51 @@ def _word_tfidf(squeezed: Sequence[str], processes: int) -> sparse.csr_matrix:
     )
 
 
-def _count_words(texts: Sequence[str], processes: int) -> _Counts:
-    """Columns in first-seen order, tokens per text, and every token's column."""
+def _count_words(texts: Sequence[Source], processes: int) -> _Counts:
+    """Columns in first-seen order, tokens per text, and every token's column.
+
+    On two processes the child writes its token columns into memory shared since the fork
+    (no pipe to copy them through) and sends only its vocabulary and counts.
+    """
     if processes < 2 or len(texts) < PARALLEL_MIN_ROWS or not _can_fork():
         return _tokens(texts)
     from router.text import init
 
     init()  # load the dictionary once, before the fork, rather than in both processes
-    sizes = np.cumsum([len(t) for t in texts])
+    sizes = np.cumsum([_size(t) for t in texts])
     half = int(np.searchsorted(sizes, sizes[-1] / 2))
-    wait = _forked(lambda: _tokens(texts[half:]))
+    room = 2 * int(sizes[-1] - (sizes[half - 1] if half else 0)) + 1  # tokens <= characters
+    shared = mmap.mmap(-1, 4 * room)
+
+    def theirs() -> tuple[list[str], NDArray[np.int64], NDArray[np.int32] | None]:
+        vocab, lengths, ids = _tokens(texts[half:])
+        if ids.size > room:
+            return vocab, lengths, ids
+        np.frombuffer(shared, dtype=np.int32, count=ids.size)[:] = ids
+        return vocab, lengths, None
+
+    wait = _forked(theirs)
     try:
         vocab, lengths, ids = _tokens(texts[:half])
     finally:
         other = wait()
     if other is None:
         other = _tokens(texts[half:])
+    other_ids = other[2]
+    if other_ids is None:
+        other_ids = np.frombuffer(shared, dtype=np.int32, count=int(other[1].sum())).copy()
+    shared.close()
     index = _Index(zip(vocab, range(len(vocab)), strict=True))
     remap = np.fromiter(map(index.__getitem__, other[0]), dtype=np.int32, count=len(other[0]))
-    return list(index), np.concatenate([lengths, other[1]]), np.concatenate([ids, remap[other[2]]])
+    return list(index), np.concatenate([lengths, other[1]]), np.concatenate([ids, remap[other_ids]])
 
 
-def _tokens(texts: Sequence[str]) -> _Counts:
+def _tokens(texts: Sequence[Source]) -> _Counts:
+    """The same, on one process; white space is removed before segmenting."""
     from router.text import tokenize
 
-    tokens = [tokenize(t) for t in texts]
+    with _collector_paused():
+        tokens = [tokenize("".join(_text(t).split())) for t in texts]
     index = _Index()
     lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
     ids = np.fromiter(
@@ -328,6 +353,37 @@ def _tokens(texts: Sequence[str]) -> _Counts:
         count=int(lengths.sum()),
     )
     return list(index), lengths, ids
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while thousands of token lists are made.
+
+    They hold no reference cycles, yet so many new lists make Python run its collector over
+    everything alive, a whole routed batch in :mod:`router.batch`.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _text(source: Source) -> str:
+    if isinstance(source, str):
+        return source
+    from router.text import prepare
+
+    return prepare(*source)
+
+
+def _size(source: Source) -> int:
+    if isinstance(source, str):
+        return len(source)
+    return sum(len(part) for part in source if part)
 
 
 # -- a second process ----------------------------------------------------------------------
@@ -363,6 +419,6 @@ def _forked(work: Callable[[], _T]) -> Callable[[], _T | None]:
             return None
         finally:
             receive.close()
-            child.join()
+            child.join(timeout=0)  # reaped now if it has exited, else with the next child
 
     return wait
