@@ -21,7 +21,6 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
-from sklearn.feature_extraction.text import CountVectorizer
 
 PARALLEL_MIN_ROWS = 2000  # below this a second process costs more than it saves
 _TOLERANCE = 1e-6  # a pair at threshold - 1e-6 still counts, as float32 rounding may put it there
@@ -35,6 +34,8 @@ Source = str | tuple[str | None, str | None]  # a text, or a title and body to p
 def shingle_matrix(texts: Sequence[str], n: int = 5) -> sparse.csr_matrix:
     """Binary character n-gram sets, one row per text (white space removed first)."""
     squeezed = ["".join(t.split()) for t in texts]
+    from sklearn.feature_extraction.text import CountVectorizer  # corpus checks only
+
     vec = CountVectorizer(
         analyzer="char", ngram_range=(n, n), binary=True, lowercase=False, dtype=np.int32
     )
