@@ -158,3 +158,18 @@ def test_the_gate_knows_which_pairs_a_pattern_can_begin_with() -> None:
     assert pairs("路?灯") is None
     assert pairs("灯") is None  # one character: no pair to require
     assert pairs("(?i)app下载") is None
+
+
+def test_routing_can_hand_over_the_tokens_it_segmented(
+    router: Router, corpus: pd.DataFrame
+) -> None:
+    items: list[tuple[str | None, str | None]] = list(
+        zip(corpus["title"][:30], corpus["content"][:30], strict=True)
+    )
+    items[3] = ("", "")
+    words: list[list[str]] = []
+    results = route_many(router, items, words_out=words)
+    assert len(words) == len(items) and words[3] == [] and isinstance(results[3], InputError)
+    for (title, content), got in zip(items, words, strict=True):
+        if title or content:
+            assert got == text.tokenize(text.prepare(title, content))

@@ -239,3 +239,20 @@ def test_a_failed_child_is_made_up_for(texts: list[str], monkeypatch: pytest.Mon
     monkeypatch.setattr(similarity, "PARALLEL_MIN_ROWS", 0)
     monkeypatch.setattr(similarity, "_forked", lambda work: lambda: None)
     assert group_similar(texts, 0.8, 0.35, processes=2) == group_similar(texts, 0.8, 0.35)
+
+
+def test_tokens_handed_over_give_the_groups_of_segmenting_again() -> None:
+
+    base = "城关镇学府路与建设路交叉口早晚高峰拥堵严重，建议增设信号灯并优化配时"
+    texts = [
+        base,
+        base + "，同时加强交警现场疏导",
+        "关于加强电信网络诈骗防范宣传的建议，老年人受骗案件多发",
+        "电信网络诈骗防范宣传要进社区，老年人受骗案件多发需重视",
+        "辅警待遇偏低，建议提高辅警工资",
+    ]
+    plain = group_similar(texts, 0.8, 0.35)
+    handed = group_similar(texts, 0.8, 0.35, tokens=[tokenize(t) for t in texts])
+    assert plain and handed == plain
+    with pytest.raises(ValueError, match="one token list per text"):
+        group_similar(texts, 0.8, 0.35, tokens=[[]])

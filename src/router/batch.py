@@ -281,15 +281,19 @@ def route_table(
         else:
             todo.append(pos)
     items = [(titles[p], contents[p]) for p in todo]
-    routed_items, decisions_items = _route_all(router, items, options, progress, keep_decisions)
+    routed_items, decisions_items, words_items = _route_all(
+        router, items, options, progress, keep_decisions
+    )
     routed: list[_Routed | None] = [None] * n
     decisions: list[Decision | None] = [None] * n
+    words: list[list[str]] = [[] for _ in range(n)]
     for k, pos in enumerate(todo):
         out = routed_items[k]
         if isinstance(out, str):
             problems[pos] = Problem(rows[pos], numbers[pos], titles[pos], out)
         else:
             routed[pos] = out
+            words[pos] = words_items[k]
             if keep_decisions:
                 decisions[pos] = decisions_items[k]
     t_route = time.perf_counter() - clock
@@ -301,6 +305,7 @@ def route_table(
         options.duplicate_threshold,
         options.related_threshold,
         processes=min(options.workers, os.cpu_count() or 1),
+        tokens=[words[p] for p in ok],  # segmented once, while routing
     )
     groups = [
         MergeGroup(
@@ -341,12 +346,14 @@ def _route_all(
     options: BatchOptions,
     progress: Progress | None,
     keep: bool,
-) -> tuple[list[_Routed | str], list[Decision | None]]:
+) -> tuple[list[_Routed | str], list[Decision | None], list[list[str]]]:
+    """Each item's compact result (or error), its full decision when ``keep``, its tokens."""
     total = len(items)
     chunk = max(1, options.chunk)
     chunks = [items[i : i + chunk] for i in range(0, total, chunk)]
     routed: list[_Routed | str] = []
     decisions: list[Decision | None] = []
+    words: list[list[str]] = []
     done = 0
     if progress:
         progress(0, total)
@@ -358,16 +365,17 @@ def _route_all(
         try:
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-                for part in pool.map(_route_chunk_in_worker, chunks):
+                for part, part_words in pool.map(_route_chunk_in_worker, chunks):
                     routed.extend(part)
+                    words.extend(w.split("\n") if w else [] for w in part_words)
                     done += len(part)
                     if progress:
                         progress(done, total)
         finally:
             _WORKER_ROUTER = None
-        return routed, [None] * total
+        return routed, [None] * total, words
     for part_items in chunks:
-        results = route_many(router, part_items)
+        results = route_many(router, part_items, words_out=words)
         for res in results:
             if isinstance(res, InputError):
                 routed.append(str(res))
@@ -378,19 +386,24 @@ def _route_all(
         done += len(part_items)
         if progress:
             progress(done, total)
-    return routed, decisions
+    return routed, decisions, words
 
 
 _WORKER_ROUTER: Router | None = None
 
 
-def _route_chunk_in_worker(items: list[tuple[str, str]]) -> list[_Routed | str]:
+def _route_chunk_in_worker(
+    items: list[tuple[str, str]],
+) -> tuple[list[_Routed | str], list[str]]:
+    """Results and tokens of a chunk; each row's tokens travel as one line-joined string,
+    several times cheaper to pass between processes than lists of short strings."""
     router = _WORKER_ROUTER
     assert router is not None, "worker started without a router"
+    words: list[list[str]] = []
+    results = route_many(router, items, words_out=words)
     return [
-        str(res) if isinstance(res, InputError) else _compact(res, router)
-        for res in route_many(router, items)
-    ]
+        str(res) if isinstance(res, InputError) else _compact(res, router) for res in results
+    ], ["\n".join(w) for w in words]
 
 
 def _reason_kind(reason: str) -> str:
@@ -429,19 +442,25 @@ def _compact(d: Decision, router: Router) -> _Routed:
 
 
 def group_similar(
-    texts: Sequence[Source], duplicate: float, related: float, *, processes: int = 1
+    texts: Sequence[Source],
+    duplicate: float,
+    related: float,
+    *,
+    processes: int = 1,
+    tokens: Sequence[Sequence[str]] | None = None,
 ) -> list[MergeGroup]:
     """并案 groups: connected rows whose similarity reaches ``related``; copies marked.
 
     Positions are indices into ``texts`` (prepared texts, or (title, body) pairs, which are
     then prepared on the process that segments them); a row is a duplicate of the earliest
     row in its group it resembles at ``duplicate`` or more. ``processes`` > 1 lets a large
-    batch use a second, forked process.
+    batch use a second, forked process; ``tokens``, each text's tokens from routing it, spare
+    segmenting the texts again.
     """
     n = len(texts)
     if n < 2:
         return []
-    rows = tfidf_rows(texts, words=True, processes=processes)
+    rows = tfidf_rows(texts, words=True, processes=processes, tokens=tokens)
     i, j, sim = cosine_pair_arrays(rows, min(related, duplicate), processes=processes)
     if i.size == 0:
         return []

@@ -163,10 +163,11 @@ class TextModel:
         return cls(Scorer.from_fitted(pipe, dept), config, pipe)
 
     def score_many(
-        self, texts: Sequence[str]
+        self, texts: Sequence[str], words_out: list[list[str]] | None = None
     ) -> tuple[np.ndarray, sparse.csr_matrix, np.ndarray | None]:
-        """Unit probabilities, TF-IDF rows and department probabilities of normalised texts."""
-        x = self.scorer.transform(texts)
+        """Unit probabilities, TF-IDF rows and department probabilities of normalised texts
+        (and their tokens into ``words_out``, when given)."""
+        x = self.scorer.transform(texts, words_out)
         return self.scorer.proba(x), x, self.scorer.department_proba(x)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

@@ -190,14 +190,17 @@ def route_many(
     router: Router,
     items: Sequence[tuple[str | None, str | None]],
     processes: int = 1,
+    *,
+    words_out: list[list[str]] | None = None,
 ) -> list[Decision | InputError]:
     """Route many proposals with one vectorisation; a bad item yields its error in place.
 
     ``processes`` > 1 splits a large batch over that many forked processes (same results;
     about 1.5 times the rows per second on two cores for 5,000 items). It forks only from a
     process with a single thread, such as the command line, and otherwise runs serially.
+    ``words_out`` (serial only) receives each item's tokens, an empty list for a bad item.
     """
-    if processes > 1 and len(items) >= 2 * processes and _can_fork():
+    if processes > 1 and len(items) >= 2 * processes and _can_fork() and words_out is None:
         own, others = _route_forked(router, items, processes, share=1.0)
         with _collector_paused(len(others)):
             rebuilt = [Decision.model_validate_json(p) if ok else InputError(p) for ok, p in others]
@@ -210,8 +213,12 @@ def route_many(
             where.append(i)
         except InputError as exc:
             results[i] = exc
-    for i, decision in zip(where, _decide_many(router, texts), strict=True):
+    words: list[list[str]] | None = [] if words_out is not None else None
+    for i, decision in zip(where, _decide_many(router, texts, words), strict=True):
         results[i] = decision
+    if words_out is not None and words is not None:
+        mine = iter(words)
+        words_out.extend(next(mine) if isinstance(r, Decision) else [] for r in results)
     return [r for r in results if r is not None]
 
 
@@ -253,19 +260,21 @@ def _collector_paused(size: int) -> Iterator[None]:
 _CHUNK = 512  # rows whose arithmetic is done at once: fast, and bounded memory for any batch
 
 
-def _decide_many(router: Router, texts: Sequence[str]) -> list[Decision]:
+def _decide_many(
+    router: Router, texts: Sequence[str], words_out: list[list[str]] | None = None
+) -> list[Decision]:
     """Decisions for checked texts: the model's arithmetic once a chunk, then each text."""
     if len(texts) > _CHUNK:
         with _collector_paused(len(texts)):
             return [
                 d
                 for i in range(0, len(texts), _CHUNK)
-                for d in _decide_many(router, texts[i : i + _CHUNK])
+                for d in _decide_many(router, texts[i : i + _CHUNK], words_out)
             ]
     if not texts:
         return []
     with _collector_paused(len(texts)):
-        proba, x, dept = router.model.score_many(texts)
+        proba, x, dept = router.model.score_many(texts, words_out)
         chosen = proba.argmax(axis=1)  # the first of equal maxima, as the stable sort below
         terms = router.model.scorer.top_terms(x, chosen)
         gates = router.rules.candidates(texts)

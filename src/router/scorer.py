@@ -17,7 +17,7 @@ import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
 from pathlib import Path
 from typing import Any
 
@@ -229,10 +229,16 @@ class Scorer:
         return sum(p.size for p in self.parts if p.kind == "word")
 
     # -- features --------------------------------------------------------------------------
-    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        """TF-IDF rows (float32) of normalised texts, as the fitted vectorizers compute them."""
+    def transform(
+        self, texts: Sequence[str], words_out: list[list[str]] | None = None
+    ) -> sparse.csr_matrix:
+        """TF-IDF rows (float32) of normalised texts, as the fitted vectorizers compute them.
+
+        ``words_out`` receives each text's tokens (:func:`router.text.tokenize`), for callers
+        that need them too, such as 并案 after routing a ledger.
+        """
         n = len(texts)
-        found = [self._part_terms(part, texts) for part in self.parts]
+        found = [self._part_terms(part, texts, words_out) for part in self.parts]
         docs = np.concatenate([d for d, _, _ in found])
         cols = np.concatenate(
             [c + p.offset for (_, c, _), p in zip(found, self.parts, strict=True)]
@@ -246,17 +252,22 @@ class Scorer:
         )
 
     def _part_terms(
-        self, part: _Part, texts: Sequence[str]
+        self, part: _Part, texts: Sequence[str], words_out: list[list[str]] | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(texts)
         if part.kind == "word":
             # tokenize() itself, with its filter folded into the vocabulary lookup
             toks = [raw_tokens(t) for t in texts]
             lengths = np.fromiter(map(len, toks), dtype=np.int64, count=n)
-            ids = self._token_ids(list(chain.from_iterable(toks)))
+            flat = list(chain.from_iterable(toks))
+            ids = self._token_ids(flat)
             kept_at = ids >= 0
             symbols = ids[kept_at].astype(np.uint64)
             doc = np.repeat(np.arange(n, dtype=np.int64), lengths)[kept_at]
+            if words_out is not None:
+                words = list(compress(flat, kept_at.tolist()))
+                ends = np.cumsum(np.bincount(doc, minlength=n)).tolist()
+                words_out.extend(words[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True))
         else:
             folded = [_WHITE_SPACES.sub(" ", t) for t in texts]
             if part.lowercase:

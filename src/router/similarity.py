@@ -68,7 +68,11 @@ def max_jaccard(texts: Sequence[str], n: int = 5) -> tuple[int, int, float]:
 
 
 def tfidf_rows(
-    texts: Sequence[Source], *, words: bool = False, processes: int = 1
+    texts: Sequence[Source],
+    *,
+    words: bool = False,
+    processes: int = 1,
+    tokens: Sequence[Sequence[str]] | None = None,
 ) -> sparse.csr_matrix:
     """L2-normalised float32 TF-IDF rows fitted on these texts themselves.
 
@@ -78,9 +82,11 @@ def tfidf_rows(
     Either way the values are scikit-learn's ``TfidfVectorizer(sublinear_tf=True)`` on the
     texts with white space removed; ``processes`` > 1 may segment on a forked process. A
     (title, body) pair stands for ``prepare(title, body)``, prepared where it is segmented.
+    ``tokens`` (with ``words``) are the texts' tokens already made, say while routing them:
+    then nothing is segmented again.
     """
     if words:
-        return _word_tfidf(texts, processes)
+        return _word_tfidf(texts, processes, tokens)
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     squeezed = ["".join(_text(t).split()) for t in texts]
@@ -274,10 +280,17 @@ class _Index(dict[str, int]):
 _Counts = tuple[list[str], NDArray[np.int64], NDArray[np.int32]]
 
 
-def _word_tfidf(texts: Sequence[Source], processes: int) -> sparse.csr_matrix:
+def _word_tfidf(
+    texts: Sequence[Source], processes: int, tokens: Sequence[Sequence[str]] | None = None
+) -> sparse.csr_matrix:
     """scikit-learn's word TF-IDF (sublinear tf, smooth idf, l2), without its overhead."""
     n = len(texts)
-    vocab, lengths, ids = _count_words(texts, processes)
+    if tokens is not None:
+        if len(tokens) != n:
+            raise ValueError("one token list per text")
+        vocab, lengths, ids = _indexed(tokens)
+    else:
+        vocab, lengths, ids = _count_words(texts, processes)
     if not vocab:
         return sparse.csr_matrix((n, 0), dtype=np.float32)
     order = sorted(range(len(vocab)), key=vocab.__getitem__)  # scikit-learn's column order
@@ -346,6 +359,10 @@ def _tokens(texts: Sequence[Source]) -> _Counts:
 
     with _collector_paused():
         tokens = [tokenize("".join(_text(t).split())) for t in texts]
+    return _indexed(tokens)
+
+
+def _indexed(tokens: Sequence[Sequence[str]]) -> _Counts:
     index = _Index()
     lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
     ids = np.fromiter(
