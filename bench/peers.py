@@ -16,8 +16,9 @@ segmentation (router.text.tokenize: rjieba with the domain dictionary, stop word
 - character n-gram (1-3) TF-IDF with logistic regression (scikit-learn, C=10).
 
 Predictions per second: every held-out text scored ten times over, in one batch call per
-pass (router: the fast batch path that route_many uses). Size: the pickled model, gzip
-level 3 (as the registry writes it), or fastText's own .bin file.
+pass (router: the fast batch path that route_many uses). Size: the router's model.npz (as
+the registry writes it), the other scikit-learn model pickled and gzipped at level 3, or
+fastText's own .bin file.
 """
 
 from __future__ import annotations

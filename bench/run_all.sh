@@ -27,7 +27,7 @@ result = train(get_settings({}, home=home, corpus_path=Path("data/corpus/proposa
 print(f"trained {result.version} into {home} in {time.perf_counter() - start:.1f} s")
 PY
 
-scripts=(route_latency throughput batch_workbook http_load startup train_scaling peers segmenter_hmm excel_io merge_thresholds)
+scripts=(route_latency throughput batch_workbook merge_speed http_load startup train_scaling peers segmenter_hmm excel_io merge_thresholds)
 if [ "$#" -gt 0 ]; then
   scripts=("$@")
 fi

@@ -33,7 +33,7 @@ from router.model import ModelConfig, TextModel
 from router.scorer import Scorer, ScorerError
 
 ARTIFACT = "model.npz"
-LEGACY_ARTIFACT = "model.joblib"  # a pickle of scikit-learn objects, written before 0.2
+LEGACY_ARTIFACT = "model.joblib"  # a pickle of scikit-learn objects, as first written
 METADATA = "metadata.json"
 METRICS = "metrics.json"
 _VERSION_RE = re.compile(r"^v\d{8}-\d{6}(?:-[a-z0-9]{1,12})?$")
