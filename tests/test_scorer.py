@@ -154,3 +154,25 @@ def test_normalize_is_the_plain_definition(corpus: pd.DataFrame) -> None:
     samples += ["e\u0301\u0327。", "a\u3000\u3000b\r\n\r\nc", "\ufeff（一）１２％"]
     for s in samples:
         assert text.normalize(s) == _plain_normalize(s), repr(s[:40])
+
+
+def test_trigrams_are_looked_up_only_where_both_halves_were_found(
+    fitted: TextModel, corpus: pd.DataFrame
+) -> None:
+    """The shortcut applies when no n-gram was cut from the vocabulary, and changes nothing."""
+    chars = next(p for p in fitted.scorer.parts if p.kind == "char")
+    assert chars.nested
+    texts = [*corpus["text"][:300], "", "x", "ab", "完全无关"]
+    fast = fitted.scorer.transform(texts)
+    chars.nested = False
+    try:
+        plain = fitted.scorer.transform(texts)
+    finally:
+        chars.nested = True
+    assert (fast != plain).nnz == 0
+    cut = ModelConfig(char_ngrams=(2, 3), max_features=2000)
+    small = TextModel.fit(list(corpus["text"][:300]), list(corpus["label"][:300]), cut)
+    assert small.pipeline is not None
+    reference = small.pipeline.named_steps["features"].transform(texts)
+    got = small.scorer.transform(texts)
+    np.testing.assert_allclose(got.toarray(), reference.toarray(), atol=1e-6)

@@ -115,6 +115,26 @@ def _ngram_keys(
     return np.concatenate(keys), np.concatenate(docs)
 
 
+def _nested_terms(
+    symbols: np.ndarray, doc: np.ndarray, part: _Part
+) -> tuple[np.ndarray, np.ndarray]:
+    """(document, column) of every bigram and trigram found, trying a trigram only where
+    both its bigrams were found (see :meth:`_Part._nested`)."""
+    if symbols.size < 2:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    pair = (symbols[:-1] << _SHIFT) | symbols[1:]
+    inside = np.flatnonzero((doc[:-1] == doc[1:]) & (symbols[:-1] != 0) & (symbols[1:] != 0))
+    found = np.full(pair.size, -1, dtype=np.int32)
+    found[inside] = part.index.get(pair[inside])
+    two = found >= 0
+    at = np.flatnonzero(two[:-1] & two[1:])  # both halves found, so both in one document
+    three = part.index.get((pair[at] << _SHIFT) | symbols[at + 2])
+    hit3 = three >= 0
+    docs = np.concatenate([doc[:-1][two], doc[at[hit3]]])
+    cols = np.concatenate([found[two], three[hit3]]).astype(np.int64)
+    return docs, cols
+
+
 @dataclass
 class _Part:
     """One TF-IDF vectorizer: its n-gram range, vocabulary keys (in column order) and idf."""
@@ -130,6 +150,21 @@ class _Part:
 
     def __post_init__(self) -> None:
         self.index = KeyIndex(self.keys)
+        self.nested = self._nested()
+
+    def _nested(self) -> bool:
+        """Whether both two-symbol halves of every three-symbol n-gram are in the vocabulary.
+
+        They are whenever no n-gram was cut by ``max_features``: a trigram's document
+        frequency never exceeds its halves'. Then a trigram need only be looked up where both
+        halves were found.
+        """
+        if (self.lo, self.hi) != (2, 3):
+            return False
+        tri = self.keys[self.keys >= np.uint64(1 << (2 * BITS))]
+        low = np.uint64((1 << (2 * BITS)) - 1)
+        halves = np.concatenate([tri >> _SHIFT, tri & low])
+        return bool((self.index.get(halves) >= 0).all())
 
     @property
     def size(self) -> int:
@@ -276,6 +311,8 @@ class Scorer:
             raw = "".join(folded).encode("utf-32-le", "surrogatepass")
             symbols = np.frombuffer(raw, dtype=np.uint32).astype(np.uint64) + np.uint64(1)
             doc = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        if part.nested:
+            return _tfidf(*_nested_terms(symbols, doc, part), n, part)
         keys, docs = _ngram_keys(symbols, doc, part.lo, part.hi)
         cols = part.index.get(keys)
         hit = cols >= 0

@@ -74,9 +74,17 @@ def _folder() -> tuple[re.Pattern[str], dict[str, str]]:
     return pattern, replace
 
 
+# The punctuation of nearly every Chinese text: replaced in one C pass each, before the
+# pattern finds what is left (each replacement is final: NFKD forms and ASCII never fold again).
+_COMMON = "，。、？！：“”（）；"
+
+
 def normalize(text: str) -> str:
     """NFKC (full-width to half-width), one form of punctuation, no control characters."""
     pattern, replace = _folder()
+    for ch in _COMMON:
+        if ch in text:
+            text = text.replace(ch, replace[ch])
     text = unicodedata.normalize("NFKC", pattern.sub(lambda m: replace[m.group()], text))
     if _PUNCT_CHARS.search(text):  # NFKC made one of them from a character outside the table
         text = text.translate(_PUNCT)
