@@ -56,7 +56,8 @@ def texts_for(rows: int) -> tuple[list[str], str]:
 
 
 def previous_group_similar(texts: Sequence[str], duplicate: float, related: float) -> list[Any]:
-    """``router.batch.group_similar`` as it was before the fast path, to compare with."""
+    """``router.batch.group_similar`` as it was before the fast path (scikit-learn TF-IDF and
+    the whole product), on the same tokens, to compare with."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from router.batch import MergeGroup
@@ -67,7 +68,7 @@ def previous_group_similar(texts: Sequence[str], duplicate: float, related: floa
     vec = TfidfVectorizer(
         tokenizer=tokenize, token_pattern=None, lowercase=False, sublinear_tf=True
     )
-    rows = vec.fit_transform(["".join(t.split()) for t in texts]).astype(np.float32).tocsr()
+    rows = vec.fit_transform(list(texts)).astype(np.float32).tocsr()
     n, threshold = rows.shape[0], min(related, duplicate)
     pairs: list[tuple[int, int, float]] = []
     rows_t = rows.T.tocsc()

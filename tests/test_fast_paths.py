@@ -173,3 +173,40 @@ def test_routing_can_hand_over_the_tokens_it_segmented(
     for (title, content), got in zip(items, words, strict=True):
         if title or content:
             assert got == text.tokenize(text.prepare(title, content))
+
+
+@pytest.mark.parametrize("where", ["last", "first"])
+def test_forked_routing_copes_with_one_row_holding_most_characters(
+    router: Router, where: str
+) -> None:
+    long_row: tuple[str | None, str | None] = ("关于电信诈骗的建议", "冒充客服骗钱。" * 700)
+    short: list[tuple[str | None, str | None]] = [("辅警待遇", "提高辅警工资")] * 5
+    items = [*short, long_row] if where == "last" else [long_row, *short]
+    serial = route_many(router, items, processes=1)
+    forked = route_many(router, items, processes=2)
+    assert [d.model_dump() for d in forked if isinstance(d, Decision)] == [
+        d.model_dump() for d in serial if isinstance(d, Decision)
+    ]
+    assert len(forked) == len(items)
+
+
+def test_the_gate_holds_for_more_rules_than_one_mask_word() -> None:
+    from router import rules
+
+    words = [chr(0x4E00 + 7 * k) + chr(0x4E01 + 7 * k) for k in range(70)]
+    raw = {
+        "rules": [
+            {"id": f"r{k}", "departments": ["城管局"], "patterns": [w]} for k, w in enumerate(words)
+        ]
+        + [{"id": "loose", "departments": ["城管局"], "patterns": ["[^a]z"]}]
+    }
+    book = rules.parse_rules(raw)
+    texts = [words[0] + "x", words[65] + words[69] + "qz", "", words[64][0]]
+    gates = book.candidates(texts)
+    assert gates[0] >> 0 & 1 and gates[1] >> 65 & 1 and gates[1] >> 69 & 1
+    assert all(g >> 70 & 1 for g in gates)  # the ungated rule is always tried
+    everything = (1 << len(book.rules)) - 1
+    for t, gate in zip(texts, gates, strict=True):
+        want = [h.rule.id for h in book.match(t, everything)]
+        assert [h.rule.id for h in book.match(t, gate)] == want
+    assert [h.rule.id for h in book.match(texts[1])] == ["r65", "r69", "loose"]

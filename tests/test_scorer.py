@@ -176,3 +176,28 @@ def test_trigrams_are_looked_up_only_where_both_halves_were_found(
     reference = small.pipeline.named_steps["features"].transform(texts)
     got = small.scorer.transform(texts)
     np.testing.assert_allclose(got.toarray(), reference.toarray(), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"meta": np.frombuffer(b"[1, 2]", np.uint8)},
+        {"dept_rows": np.array([10**9], np.int32)},
+        {"idf1": np.ones(3)},
+        {"intercept": np.zeros(2)},
+    ],
+    ids=["meta-not-a-mapping", "department-row-out-of-range", "idf-length", "intercept"],
+)
+def test_a_scorer_with_arrays_of_the_wrong_shape_is_refused_on_load(
+    fitted: TextModel, tmp_path: Path, damage: dict[str, np.ndarray]
+) -> None:
+    path = tmp_path / "model.npz"
+    fitted.scorer.save(path)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays.update(damage)
+    np.savez(path, **arrays)  # type: ignore[arg-type]
+    with pytest.raises(ScorerError):
+        Scorer.load(path)
+    with pytest.raises(ScorerError):
+        Scorer.load(path.read_bytes())

@@ -128,7 +128,7 @@ def test_word_rows_are_scikit_learns(texts: list[str]) -> None:
     vec = TfidfVectorizer(
         tokenizer=tokenize, token_pattern=None, lowercase=False, sublinear_tf=True
     )
-    want = vec.fit_transform(["".join(t.split()) for t in texts]).astype(np.float32)
+    want = vec.fit_transform(texts).astype(np.float32)
     got = tfidf_rows(texts, words=True)
     assert got.dtype == np.float32 and got.shape == want.shape
     assert (abs(got - want) > 1e-7).nnz == 0
@@ -256,3 +256,18 @@ def test_tokens_handed_over_give_the_groups_of_segmenting_again() -> None:
     assert plain and handed == plain
     with pytest.raises(ValueError, match="one token list per text"):
         group_similar(texts, 0.8, 0.35, tokens=[[]])
+
+
+def test_routing_tokens_and_grouping_read_the_text_alike() -> None:
+    """并案 segments the prepared text as the router does (title and body apart, white
+    space kept), so the tokens routing hands over give exactly its groups."""
+    items: list[tuple[str | None, str | None]] = [
+        ("建议加强交通", "安全宣传，提高市民交通 安全意识"),
+        ("关于交通安全宣传的建议", "提高市民交通安全意识"),
+        ("关于辅警待遇的建议", "辅警工资 偏低"),
+        ("辅警待遇", "辅警工资偏低，建议提高"),
+    ]
+    handed = [tokenize(prepare(t, c)) for t, c in items]
+    assert group_similar(items, 0.8, 0.35) == group_similar(items, 0.8, 0.35, tokens=handed)
+    texts = [prepare(t, c) for t, c in items]
+    assert group_similar(texts, 0.8, 0.35) == group_similar(items, 0.8, 0.35)

@@ -149,7 +149,7 @@ class Registry:
             )
         config = ModelConfig.from_dict(meta["config"])
         try:
-            scorer = Scorer.load(artifact)
+            scorer = Scorer.load(raw)  # the very bytes whose checksum was verified
         except ScorerError as exc:
             raise RegistryError(f"模型 {version} 无法读取：{exc}") from exc
         return LoadedModel(version, TextModel(scorer, config), meta, folder)

@@ -158,7 +158,8 @@ def _route_forked(
     ends = np.cumsum([len(t or "") + len(c or "") + 20 for t, c in items])  # 20: per-row work
     per = float(ends[-1]) / processes
     cuts = np.searchsorted(ends, [per * share + per * k for k in range(processes - 1)])
-    bounds = sorted({0, *(min(int(c) + 1, n) for c in cuts), n})
+    # every process gets at least one row, however long the last rows are
+    bounds = sorted({0, *(min(int(c) + 1, n - 1) for c in cuts), n})
     own = bounds[1]
     spans = list(zip(bounds[1:-1], bounds[2:], strict=True))
     _forked = (router, items)

@@ -51,17 +51,17 @@ class RuleBook:
     rules: tuple[Rule, ...] = field(default_factory=tuple)
 
     @cached_property
-    def _gate(self) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    def _gate(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The character pairs each rule's matches can begin with: (pair keys sorted, the
-        bit mask of rules each pair opens, the mask of rules that cannot be gated, which
-        characters open any pair)."""
+        rules each pair opens, the rules that cannot be gated, which characters open any
+        pair). Sets of rules are bit masks, 63 rules to a column."""
         owners: dict[int, int] = {}
         always = 0
         for k, rule in enumerate(self.rules):
             pairs: set[str] = set()
             for pat in (rule.pattern, rule.ambiguous):
                 found = _leading_pairs(pat) if pat is not None else set()
-                if found is None or k >= 63:
+                if found is None:
                     always |= 1 << k
                     break
                 pairs |= found
@@ -70,10 +70,11 @@ class RuleBook:
                     key = _pair_key(pair)
                     owners[key] = owners.get(key, 0) | 1 << k
         keys = np.array(sorted(owners), dtype=np.uint64)
-        masks = np.array([owners[int(key)] for key in keys], dtype=np.uint64)
+        width = max(1, -(-len(self.rules) // _BITS))
+        masks = np.array([_columns(owners[int(key)], width) for key in keys], dtype=np.uint64)
         opens = np.zeros(0x110000, dtype=bool)
         opens[(keys >> np.uint64(21)).astype(np.int64)] = True
-        return keys, masks, always, opens
+        return keys, masks.reshape(-1, width), np.array(_columns(always, width), np.uint64), opens
 
     def candidates(self, texts: Sequence[str]) -> list[int]:
         """For each text, a bit mask of the rules that could match it: those whose opening
@@ -81,7 +82,7 @@ class RuleBook:
         text then runs only a few of the rules instead of all of them."""
         keys, masks, always, opens = self._gate
         n = len(texts)
-        out = np.full(n, always, dtype=np.uint64)
+        out = np.tile(always, (n, 1))
         if keys.size and n:
             lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
             codes = np.frombuffer(
@@ -94,7 +95,7 @@ class RuleBook:
             doc = np.searchsorted(ends, at, side="right")
             hit = (keys[pos] == pairs) & (at + 1 < ends[np.minimum(doc, n - 1)])
             np.bitwise_or.at(out, doc[hit], masks[pos[hit]])
-        return [int(m) for m in out.tolist()]
+        return [sum(int(m) << (_BITS * g) for g, m in enumerate(row)) for row in out.tolist()]
 
     def match(self, text: str, candidates: int | None = None) -> list[RuleHit]:
         """Every rule with at least one hit that no exception nearby cancels.
@@ -125,6 +126,13 @@ class RuleBook:
             if found:
                 hits.append(RuleHit(rule, tuple(found)))
         return hits
+
+
+_BITS = 63  # rules per uint64 column of a mask
+
+
+def _columns(mask: int, width: int) -> list[int]:
+    return [(mask >> (_BITS * g)) & ((1 << _BITS) - 1) for g in range(width)]
 
 
 def _pair_key(pair: str) -> int:

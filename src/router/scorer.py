@@ -12,6 +12,7 @@ one sort. Tests prove the features and probabilities equal scikit-learn's.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import zipfile
@@ -480,13 +481,17 @@ class Scorer:
             np.savez_compressed(fh, allow_pickle=False, **arrays)
 
     @classmethod
-    def load(cls, path: Path) -> Scorer:
-        """Read a scorer file; plain arrays only, so a damaged or hostile file cannot run code."""
+    def load(cls, source: Path | bytes) -> Scorer:
+        """Read a scorer file (or its bytes, as checksummed); plain arrays only, so a damaged
+        or hostile file cannot run code, and every shape is checked before it serves."""
         try:
-            with path.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
+            with (
+                io.BytesIO(source) if isinstance(source, bytes) else source.open("rb") as fh,
+                np.load(fh, allow_pickle=False) as data,
+            ):
                 arrays = {name: data[name] for name in data.files}
             meta = json.loads(arrays["meta"].tobytes().decode())
-            if meta.get("format") != FORMAT:
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
                 raise ScorerError(f"unknown scorer format {meta.get('format')!r}")
             raw_tokens = arrays["tokens"].tobytes().decode()
             parts = [
@@ -501,7 +506,7 @@ class Scorer:
                 )
                 for i, spec in enumerate(meta["parts"])
             ]
-            return cls(
+            scorer = cls(
                 classes=meta["classes"],
                 tokens=raw_tokens.split("\n") if raw_tokens else [],
                 parts=parts,
@@ -513,8 +518,35 @@ class Scorer:
                 dept_weights=arrays["dept_weights"],
                 dept_intercept=arrays["dept_intercept"],
             )
-        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
-            raise ScorerError(f"cannot read scorer {path.name}: {exc}") from exc
+            scorer._check()
+            return scorer
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            IndexError,
+            zipfile.BadZipFile,
+        ) as exc:
+            name = "bytes" if isinstance(source, bytes) else source.name
+            raise ScorerError(f"cannot read scorer {name}: {exc}") from exc
+
+    def _check(self) -> None:
+        """Every array the shape the others imply: a bad file fails here, not on a request."""
+        c, d = len(self.classes), len(self.departments)
+        bad = [p.kind for p in self.parts if p.idf.shape != p.keys.shape]
+        if self.intercept.shape != (c,):
+            bad.append("intercept")
+        if self.sigmoid is not None and any(v.shape != (c,) for v in self.sigmoid):
+            bad.append("sigmoid")
+        rows = self.dept_rows
+        if rows.size and (rows.min() < 0 or rows.max() >= self.n_features):
+            bad.append("dept_rows")
+        if self.dept_weights.shape != (rows.size, d) or np.shape(self.dept_intercept) != (d,):
+            bad.append("departments")
+        if bad:
+            raise ScorerError(f"arrays of the wrong shape: {', '.join(bad)}")
 
 
 def _part_from_vectorizer(vec: Any, tokens: dict[str, int]) -> _Part:
@@ -528,6 +560,7 @@ def _part_from_vectorizer(vec: Any, tokens: dict[str, int]) -> _Part:
         and vec.input == "content"
         and vec.norm == "l2"
         and vec.use_idf
+        and not vec.binary
         and 1 <= lo <= hi <= 3
     )
     vocab: dict[str, int] = vec.vocabulary_

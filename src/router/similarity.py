@@ -79,11 +79,13 @@ def tfidf_rows(
     Character bigrams by default (robust to segmentation and short titles); ``words`` uses
     the domain tokenizer. Fitting on the batch lets a phrase every row shares ("建议",
     "加强") weigh little, so two rows score high only when they share what is particular.
-    Either way the values are scikit-learn's ``TfidfVectorizer(sublinear_tf=True)`` on the
-    texts with white space removed; ``processes`` > 1 may segment on a forked process. A
-    (title, body) pair stands for ``prepare(title, body)``, prepared where it is segmented.
-    ``tokens`` (with ``words``) are the texts' tokens already made, say while routing them:
-    then nothing is segmented again.
+    Either way the values are scikit-learn's ``TfidfVectorizer(sublinear_tf=True)``: over
+    the characters with white space removed, or over the words as the router reads them
+    (:func:`router.text.tokenize` of the prepared text, title and body segmented apart), so
+    that the tokens made while routing serve again. ``processes`` > 1 may segment on a
+    forked process. A (title, body) pair stands for ``prepare(title, body)``, prepared where
+    it is segmented. ``tokens`` (with ``words``) are the texts' tokens already made, say
+    while routing them: then nothing is segmented again.
     """
     if words:
         return _word_tfidf(texts, processes, tokens)
@@ -354,11 +356,11 @@ def _count_words(texts: Sequence[Source], processes: int) -> _Counts:
 
 
 def _tokens(texts: Sequence[Source]) -> _Counts:
-    """The same, on one process; white space is removed before segmenting."""
+    """The same, on one process: the tokens the router reads (see :func:`tfidf_rows`)."""
     from router.text import tokenize
 
     with _collector_paused():
-        tokens = [tokenize("".join(_text(t).split())) for t in texts]
+        tokens = [tokenize(_text(t)) for t in texts]
     return _indexed(tokens)
 
 
