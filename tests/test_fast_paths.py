@@ -210,3 +210,22 @@ def test_the_gate_holds_for_more_rules_than_one_mask_word() -> None:
         want = [h.rule.id for h in book.match(t, everything)]
         assert [h.rule.id for h in book.match(t, gate)] == want
     assert [h.rule.id for h in book.match(texts[1])] == ["r65", "r69", "loose"]
+
+
+def test_the_collector_is_paused_for_large_batches_only_and_always_restored() -> None:
+    import gc
+
+    from router.collector import paused
+
+    assert gc.isenabled()
+    with paused(10):
+        assert gc.isenabled()
+    with paused(1000):
+        assert not gc.isenabled()
+        with paused(1000):
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the inner pause leaves it to the outer one
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused(1000):
+        raise RuntimeError("a batch that fails")
+    assert gc.isenabled()

@@ -7,17 +7,16 @@ should look: low confidence, a close second, or rules and model that disagree.
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from router.collector import paused
 from router.labels import LabelSet
 from router.model import TextModel
 from router.rules import RuleBook, RuleHit
@@ -203,7 +202,7 @@ def route_many(
     """
     if processes > 1 and len(items) >= 2 * processes and _can_fork() and words_out is None:
         own, others = _route_forked(router, items, processes, share=1.0)
-        with _collector_paused(len(others)):
+        with paused(len(others)):
             rebuilt = [Decision.model_validate_json(p) if ok else InputError(p) for ok, p in others]
         return [*own, *rebuilt]
     results: list[Decision | InputError | None] = [None] * len(items)
@@ -241,23 +240,6 @@ def _departments(hits: list[RuleHit]) -> list[str]:
     return sorted(seen, key=lambda d: seen[d])
 
 
-@contextmanager
-def _collector_paused(size: int) -> Iterator[None]:
-    """No cyclic garbage collection while a large batch builds its decisions.
-
-    Decisions hold no reference cycles, yet creating thousands of them makes Python run its
-    collector again and again over everything alive (a fifth of the time of a batch).
-    """
-    if size < 64 or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 _CHUNK = 512  # rows whose arithmetic is done at once: fast, and bounded memory for any batch
 
 
@@ -266,7 +248,7 @@ def _decide_many(
 ) -> list[Decision]:
     """Decisions for checked texts: the model's arithmetic once a chunk, then each text."""
     if len(texts) > _CHUNK:
-        with _collector_paused(len(texts)):
+        with paused(len(texts)):
             return [
                 d
                 for i in range(0, len(texts), _CHUNK)
@@ -274,7 +256,7 @@ def _decide_many(
             ]
     if not texts:
         return []
-    with _collector_paused(len(texts)):
+    with paused(len(texts)):
         proba, x, dept = router.model.score_many(texts, words_out)
         chosen = proba.argmax(axis=1)  # the first of equal maxima, as the stable sort below
         terms = router.model.scorer.top_terms(x, chosen)

@@ -9,18 +9,18 @@ and bounds what the frequent ones can add. Both can use a second, forked process
 
 from __future__ import annotations
 
-import gc
 import mmap
 import multiprocessing
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from itertools import chain
 from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
+
+from router.collector import paused
 
 PARALLEL_MIN_ROWS = 2000  # below this a second process costs more than it saves
 _TOLERANCE = 1e-6  # a pair at threshold - 1e-6 still counts, as float32 rounding may put it there
@@ -359,7 +359,7 @@ def _tokens(texts: Sequence[Source]) -> _Counts:
     """The same, on one process: the tokens the router reads (see :func:`tfidf_rows`)."""
     from router.text import tokenize
 
-    with _collector_paused():
+    with paused():
         tokens = [tokenize(_text(t)) for t in texts]
     return _indexed(tokens)
 
@@ -373,23 +373,6 @@ def _indexed(tokens: Sequence[Sequence[str]]) -> _Counts:
         count=int(lengths.sum()),
     )
     return list(index), lengths, ids
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while thousands of token lists are made.
-
-    They hold no reference cycles, yet so many new lists make Python run its collector over
-    everything alive, a whole routed batch in :mod:`router.batch`.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _text(source: Source) -> str:
