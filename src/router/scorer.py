@@ -171,6 +171,16 @@ class _Part:
     def size(self) -> int:
         return int(self.keys.size)
 
+    def unigrams(self, symbols: int) -> np.ndarray:
+        """Column of each one-symbol n-gram by symbol (-1: none), for ``symbols`` symbols."""
+        table = getattr(self, "_unigrams", None)
+        if table is None or table.size != symbols + 1:
+            one = np.flatnonzero(self.keys < np.uint64(1 << BITS))
+            table = np.full(symbols + 1, -1, dtype=np.int32)
+            table[self.keys[one].astype(np.intp)] = one
+            self._unigrams = table
+        return table
+
 
 def _tfidf(
     docs: np.ndarray, cols: np.ndarray, n: int, part: _Part
@@ -314,10 +324,17 @@ class Scorer:
             doc = np.repeat(np.arange(n, dtype=np.int64), lengths)
         if part.nested:
             return _tfidf(*_nested_terms(symbols, doc, part), n, part)
-        keys, docs = _ngram_keys(symbols, doc, part.lo, part.hi)
+        lo, first = part.lo, []
+        if part.kind == "word" and lo == 1:  # a unigram's key is its token id: no hashing
+            found = part.unigrams(len(self.tokens))[symbols.astype(np.intp)]
+            hit1 = found >= 0
+            first, lo = [(doc[hit1], found[hit1])], 2
+        keys, docs = _ngram_keys(symbols, doc, lo, part.hi)
         cols = part.index.get(keys)
         hit = cols >= 0
-        return _tfidf(docs[hit], cols[hit].astype(np.int64), n, part)
+        docs_all = np.concatenate([d for d, _ in first] + [docs[hit]])
+        cols_all = np.concatenate([c for _, c in first] + [cols[hit]]).astype(np.int64)
+        return _tfidf(docs_all, cols_all, n, part)
 
     # -- probabilities ---------------------------------------------------------------------
     def proba(self, x: sparse.csr_matrix) -> np.ndarray:
@@ -385,10 +402,14 @@ class Scorer:
         rank = np.arange(owner.size) - first[owner]
         keep = rank < k
         out: list[list[tuple[str, float]]] = [[] for _ in range(n)]
+        term = self.term
         for i, c, w in zip(
-            owner[keep].tolist(), cols[keep].tolist(), contrib[keep].tolist(), strict=True
+            owner[keep].tolist(),
+            cols[keep].tolist(),
+            np.round(contrib[keep], 4).tolist(),
+            strict=True,
         ):
-            out[i].append((self.term(c), round(w, 4)))
+            out[i].append((term(c), w))
         return out
 
     # -- building and storing --------------------------------------------------------------
