@@ -7,6 +7,7 @@ should look: low confidence, a close second, or rules and model that disagree.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import threading
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from router.labels import LabelSet
 from router.model import TextModel
 from router.rules import RuleBook, RuleHit
 from router.text import prepare
+from router.workers import Worker, WorkerError
 
 if TYPE_CHECKING:
     from router.settings import Settings
@@ -123,9 +125,6 @@ def route(router: Router, title: str | None, content: str | None = None) -> Deci
     return _decide_many(router, [check_text(title, content, router.thresholds.max_chars)])[0]
 
 
-_forked: tuple[Router, Sequence[tuple[str | None, str | None]]] | None = None
-
-
 def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
@@ -136,23 +135,42 @@ def _as_json(results: Sequence[Decision | InputError]) -> list[tuple[bool, str]]
     ]
 
 
-def _route_span(lo: int, hi: int) -> list[tuple[bool, str]]:
-    """In a forked process: route items[lo:hi], each result as JSON or an error message."""
-    assert _forked is not None
-    router, items = _forked
-    return _as_json(route_many(router, items[lo:hi], processes=1))
+class _Warm:
+    """The workers kept for the next batch, and the router they were forked with."""
+
+    router: Router | None = None
+    workers: list[Worker] = []
+    lock = threading.Lock()
+
+
+def _workers(router: Router, count: int) -> list[Worker]:
+    """``count`` live workers forked with this router: the ones kept, or new ones."""
+    alive = [w for w in _Warm.workers if w.alive()] if _Warm.router is router else []
+    if len(alive) < count:
+        for w in _Warm.workers:
+            if w not in alive:
+                w.close()
+        alive += [Worker(functools.partial(_route_json, router)) for _ in range(count - len(alive))]
+    _Warm.router, _Warm.workers = router, alive
+    return alive[:count]
+
+
+def _route_json(
+    router: Router, items: list[tuple[str | None, str | None]]
+) -> list[tuple[bool, str]]:
+    """In a worker: route items, each result as JSON or an error message."""
+    return _as_json(route_many(router, items, processes=1))
 
 
 def _route_forked(
     router: Router, items: Sequence[tuple[str | None, str | None]], processes: int, *, share: float
 ) -> tuple[list[Decision | InputError], list[tuple[bool, str]]]:
-    """The first share in this process, the rest in forked ones: (own results, the others' as JSON).
+    """The first share in this process, the rest in workers: (own results, the others' as JSON).
 
     Shares are measured in characters, not rows: time grows with length, and a ledger's
     long proposals may well sit together. ``share`` < 1 leaves this process less, for when
-    it must also rebuild the others' results.
+    it must also rebuild the others' results. A worker that fails has its share done here.
     """
-    global _forked
     n = len(items)
     ends = np.cumsum([len(t or "") + len(c or "") + 20 for t, c in items])  # 20: per-row work
     per = float(ends[-1]) / processes
@@ -161,14 +179,25 @@ def _route_forked(
     bounds = sorted({0, *(min(int(c) + 1, n - 1) for c in cuts), n})
     own = bounds[1]
     spans = list(zip(bounds[1:-1], bounds[2:], strict=True))
-    _forked = (router, items)
-    try:
-        with multiprocessing.get_context("fork").Pool(len(spans)) as pool:
-            pending = [pool.apply_async(_route_span, span) for span in spans]
-            results = route_many(router, items[:own], processes=1)
-            others = [pair for job in pending for pair in job.get()]
-    finally:
-        _forked = None
+    with _Warm.lock:
+        workers = _workers(router, len(spans))
+        sent = []
+        for worker, (lo, hi) in zip(workers, spans, strict=True):
+            try:
+                worker.send(list(items[lo:hi]))
+                sent.append(True)
+            except WorkerError:
+                sent.append(False)
+        results = route_many(router, items[:own], processes=1)
+        others: list[tuple[bool, str]] = []
+        for worker, (lo, hi), ok in zip(workers, spans, sent, strict=True):
+            try:
+                if not ok:
+                    raise WorkerError("not sent")
+                others += worker.receive()
+            except WorkerError:
+                worker.close()
+                others += _as_json(route_many(router, items[lo:hi], processes=1))
     return results, others
 
 
