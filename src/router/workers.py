@@ -56,7 +56,11 @@ class Worker:
         return self.process.is_alive() and not self._conn.closed
 
     def close(self) -> None:
-        self._conn.close()  # the worker reads EOF and returns
+        """Stop the worker now: it holds no state worth a graceful end, and a sibling forked
+        after it may hold its pipe open, so it might never read the end of its input."""
+        self._conn.close()
+        if self.process.is_alive():
+            self.process.terminate()
         self.process.join(timeout=2)
         if self.process.is_alive():
             self.process.kill()
