@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
 import signal
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from router import routing
-from router.routing import Decision, Router, route_many
+from router.routing import Decision, InputError, Router, route_many
 from router.workers import Worker, WorkerError
+from tests.conftest import require_or_skip
 
 
 def _double(x: int) -> int:
@@ -30,10 +33,14 @@ def test_a_worker_runs_its_function_and_reports_failures() -> None:
             worker.receive()
         worker.send(5)  # still serving after a failure
         assert worker.receive() == 10
+        with pytest.raises(WorkerError, match="cannot take"):
+            worker.send(lambda: 1)  # cannot be pickled: nothing was written
+        worker.send(4)
+        assert worker.receive() == 8
         os.kill(worker.process.pid or 0, signal.SIGKILL)
         worker.process.join(timeout=5)
         assert not worker.alive()
-        with pytest.raises(WorkerError, match="gone"):
+        with pytest.raises(WorkerError):
             worker.send(1)
             worker.receive()
     finally:
@@ -41,61 +48,107 @@ def test_a_worker_runs_its_function_and_reports_failures() -> None:
 
 
 def _items(corpus: pd.DataFrame, n: int = 60) -> list[tuple[str | None, str | None]]:
-    return list(zip(corpus["title"][:n], corpus["content"][:n], strict=True))
+    items: list[tuple[str | None, str | None]] = list(
+        zip(corpus["title"][:n], corpus["content"][:n], strict=True)
+    )
+    items[-3] = ("", "")  # a bad row in the worker's share
+    return items
+
+
+def _plain(results: list[Decision | InputError]) -> list[Any]:
+    return [r.model_dump() if isinstance(r, Decision) else str(r) for r in results]
+
+
+@pytest.fixture
+def mine(router: Router) -> Router:
+    """The shipped model under an identity of its own: workers forked for this test."""
+    if not routing._can_fork():
+        require_or_skip("this process has other threads: route_many does not fork here")
+    routing.close_workers()
+    return dataclasses.replace(router)
+
+
+def _pids() -> list[int | None]:
+    return [w.process.pid for w in routing._POOL._workers]
 
 
 def test_workers_are_kept_for_the_next_batch_and_replaced_for_another_router(
-    router: Router, corpus: pd.DataFrame
+    mine: Router, router: Router, corpus: pd.DataFrame
 ) -> None:
-    if not routing._can_fork():
-        pytest.skip("this process has other threads: route_many does not fork here")
     items = _items(corpus)
-    serial = [d.model_dump() for d in route_many(router, items) if isinstance(d, Decision)]
-    mine = dataclasses.replace(router)  # the same model under another identity
-    first = [
-        d.model_dump() for d in route_many(mine, items, processes=2) if isinstance(d, Decision)
-    ]
-    pids = [w.process.pid for w in routing._Warm.workers]
-    again = [
-        d.model_dump() for d in route_many(mine, items, processes=2) if isinstance(d, Decision)
-    ]
-    assert first == again == serial
-    assert [w.process.pid for w in routing._Warm.workers] == pids  # the same processes
+    serial = _plain(route_many(router, items))
+    assert len(serial) == len(items) and "不能同时为空" in serial[-3]
+    assert _plain(route_many(mine, items, processes=2)) == serial
+    pids = _pids()
+    assert len(pids) == 1
+    assert _plain(route_many(mine, items, processes=2)) == serial
+    assert _pids() == pids  # the same process served again
     other = dataclasses.replace(router)
     route_many(other, items, processes=2)
-    assert routing._Warm.router is other
-    assert [w.process.pid for w in routing._Warm.workers] != pids
+    assert routing._POOL._owner is other and _pids() != pids
 
 
-def test_a_worker_that_died_costs_no_row(router: Router, corpus: pd.DataFrame) -> None:
-    if not routing._can_fork():
-        pytest.skip("this process has other threads: route_many does not fork here")
+def test_a_worker_that_died_between_batches_is_replaced(
+    mine: Router, router: Router, corpus: pd.DataFrame
+) -> None:
     items = _items(corpus)
-    mine = dataclasses.replace(router)
     route_many(mine, items, processes=2)
-    for w in routing._Warm.workers:
+    for w in routing._POOL._workers:
         os.kill(w.process.pid or 0, signal.SIGKILL)
         w.process.join(timeout=5)
-    again = route_many(mine, items, processes=2)  # dead workers are replaced
-    assert [d.model_dump() for d in again if isinstance(d, Decision)] == [
-        d.model_dump() for d in route_many(router, items) if isinstance(d, Decision)
-    ]
-    assert all(w.alive() for w in routing._Warm.workers)
+    assert _plain(route_many(mine, items, processes=2)) == _plain(route_many(router, items))
+    assert all(w.alive() for w in routing._POOL._workers)
 
 
 def test_a_worker_failing_mid_batch_has_its_share_routed_here(
-    router: Router, corpus: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+    mine: Router, router: Router, corpus: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not routing._can_fork():
-        pytest.skip("this process has other threads: route_many does not fork here")
     items = _items(corpus)
-    mine = dataclasses.replace(router)
+    calls: list[int] = []
 
     def broken(self: Worker) -> object:
+        calls.append(1)
         raise WorkerError("lost on the way")
 
     monkeypatch.setattr(Worker, "receive", broken)
-    got = route_many(mine, items, processes=2)
-    assert [d.model_dump() for d in got if isinstance(d, Decision)] == [
-        d.model_dump() for d in route_many(router, items) if isinstance(d, Decision)
-    ]
+    assert _plain(route_many(mine, items, processes=2)) == _plain(route_many(router, items))
+    assert calls == [1]  # a worker was asked, and its share was done here
+
+
+def test_an_interrupted_batch_leaves_no_reply_for_the_next(
+    mine: Router, router: Router, corpus: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = _items(corpus), _items(corpus.iloc[100:])
+    route_many(mine, first, processes=2)  # a warm worker
+    pids = _pids()
+    real = routing._decide_many
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(routing, "_decide_many", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        route_many(mine, first, processes=2)  # the worker's reply is never read
+    monkeypatch.setattr(routing, "_decide_many", real)
+    assert _plain(route_many(mine, second, processes=2)) == _plain(route_many(router, second))
+    assert _pids() != pids  # the worker out of step was ended, not reused
+
+
+def _child_routes(router: Router, items: list[Any], conn: Any) -> None:
+    conn.send(len(route_many(router, items, processes=2)))
+
+
+def test_a_forked_child_leaves_its_parents_workers_alone(
+    mine: Router, corpus: pd.DataFrame
+) -> None:
+    items = _items(corpus)
+    route_many(mine, items, processes=2)
+    pids = _pids()
+    ctx = multiprocessing.get_context("fork")
+    ours, theirs = ctx.Pipe()
+    child = ctx.Process(target=_child_routes, args=(mine, items, theirs))
+    child.start()
+    assert ours.recv() == len(items)
+    child.join(timeout=30)
+    assert child.exitcode == 0
+    assert _pids() == pids and all(w.alive() for w in routing._POOL._workers)

@@ -22,7 +22,7 @@ from router.labels import LabelSet
 from router.model import TextModel
 from router.rules import RuleBook, RuleHit
 from router.text import prepare
-from router.workers import Worker, WorkerError
+from router.workers import WarmPool, Worker, WorkerError
 
 if TYPE_CHECKING:
     from router.settings import Settings
@@ -135,24 +135,13 @@ def _as_json(results: Sequence[Decision | InputError]) -> list[tuple[bool, str]]
     ]
 
 
-class _Warm:
-    """The workers kept for the next batch, and the router they were forked with."""
-
-    router: Router | None = None
-    workers: list[Worker] = []
-    lock = threading.Lock()
+_POOL = WarmPool()  # route_many's forked workers, kept for the next batch of the same router
 
 
-def _workers(router: Router, count: int) -> list[Worker]:
-    """``count`` live workers forked with this router: the ones kept, or new ones."""
-    alive = [w for w in _Warm.workers if w.alive()] if _Warm.router is router else []
-    if len(alive) < count:
-        for w in _Warm.workers:
-            if w not in alive:
-                w.close()
-        alive += [Worker(functools.partial(_route_json, router)) for _ in range(count - len(alive))]
-    _Warm.router, _Warm.workers = router, alive
-    return alive[:count]
+def close_workers() -> None:
+    """End the workers :func:`route_many` keeps (they also end with this process)."""
+    with _POOL.lock:
+        _POOL.close()
 
 
 def _route_json(
@@ -179,25 +168,33 @@ def _route_forked(
     bounds = sorted({0, *(min(int(c) + 1, n - 1) for c in cuts), n})
     own = bounds[1]
     spans = list(zip(bounds[1:-1], bounds[2:], strict=True))
-    with _Warm.lock:
-        workers = _workers(router, len(spans))
-        sent = []
-        for worker, (lo, hi) in zip(workers, spans, strict=True):
-            try:
-                worker.send(list(items[lo:hi]))
-                sent.append(True)
-            except WorkerError:
-                sent.append(False)
-        results = route_many(router, items[:own], processes=1)
-        others: list[tuple[bool, str]] = []
-        for worker, (lo, hi), ok in zip(workers, spans, sent, strict=True):
-            try:
-                if not ok:
-                    raise WorkerError("not sent")
-                others += worker.receive()
-            except WorkerError:
-                worker.close()
-                others += _as_json(route_many(router, items[lo:hi], processes=1))
+    with _POOL.lock:
+        workers = _POOL.get(router, len(spans), functools.partial(_route_json, router))
+        unread: list[Worker] = []
+        try:
+            for worker, (lo, hi) in zip(workers, spans, strict=True):
+                try:
+                    worker.send(list(items[lo:hi]))
+                    unread.append(worker)
+                except WorkerError:
+                    pass
+            results = route_many(router, items[:own], processes=1)
+            others: list[tuple[bool, str]] = []
+            for worker, (lo, hi) in zip(workers, spans, strict=True):
+                try:
+                    if worker not in unread:
+                        raise WorkerError("not sent")
+                    reply = worker.receive()
+                    unread.remove(worker)
+                    others += reply
+                except WorkerError:
+                    if worker in unread:
+                        unread.remove(worker)
+                    _POOL.discard([worker])
+                    others += _as_json(route_many(router, items[lo:hi], processes=1))
+        except BaseException:
+            _POOL.discard(unread)  # their replies would come to the next batch
+            raise
     return results, others
 
 

@@ -12,8 +12,10 @@ they end with their parent.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -31,13 +33,12 @@ class Worker:
         self.process = ctx.Process(target=_serve, args=(fn, theirs, self._conn), daemon=True)
         self.process.start()
         theirs.close()
-        self._lock = threading.Lock()
 
     def send(self, payload: Any) -> None:
         try:
             self._conn.send(payload)
-        except (OSError, ValueError) as exc:
-            raise WorkerError(f"worker {self.process.pid} is gone: {exc}") from exc
+        except Exception as exc:  # gone, or a payload that cannot be pickled
+            raise WorkerError(f"worker {self.process.pid} cannot take the work: {exc}") from exc
 
     def receive(self) -> Any:
         try:
@@ -47,10 +48,6 @@ class Worker:
         if not ok:
             raise WorkerError(f"worker {self.process.pid} failed: {value}")
         return value
-
-    @property
-    def lock(self) -> threading.Lock:
-        return self._lock
 
     def alive(self) -> bool:
         return self.process.is_alive() and not self._conn.closed
@@ -67,15 +64,54 @@ class Worker:
             self.process.join(timeout=2)
 
 
+class WarmPool:
+    """Workers forked for one owner (a router, say), kept for that owner's next batches."""
+
+    def __init__(self) -> None:
+        self._forget()
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        """A new pool, as in a forked child: its parent's workers and lock are not its own."""
+        self.lock = threading.Lock()
+        self._owner: object | None = None
+        self._workers: list[Worker] = []
+        self._pid = os.getpid()
+
+    def get(self, owner: object, count: int, fn: Callable[[Any], Any]) -> list[Worker]:
+        """``count`` live workers for ``owner``: the ones kept, or new ones running ``fn``."""
+        keep = [w for w in self._workers if w.alive()] if self._owner is owner else []
+        self.discard(w for w in self._workers if w not in keep)
+        keep += [Worker(fn) for _ in range(count - len(keep))]
+        self._owner, self._workers = owner, keep
+        return keep[:count]
+
+    def discard(self, workers: Iterable[Worker]) -> None:
+        """Close these workers, say because a reply was left unread: out of step with us."""
+        for worker in list(workers):
+            worker.close()
+            if worker in self._workers:
+                self._workers.remove(worker)
+
+    def close(self) -> None:
+        if self._pid == os.getpid():
+            self.discard(self._workers)
+        self._owner, self._workers = None, []
+
+
 def _serve(fn: Callable[[Any], Any], conn: Connection, parent_end: Connection) -> None:
     parent_end.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, which ends us
     while True:
         try:
             payload = conn.recv()
-        except (EOFError, OSError):
+        except BaseException:  # the parent closed the pipe or is gone
             return
         try:
             reply = (True, fn(payload))
         except Exception as exc:  # reported to the caller, who can redo the work itself
             reply = (False, f"{type(exc).__name__}: {exc}")
-        conn.send(reply)
+        try:
+            conn.send(reply)
+        except BaseException:
+            return
