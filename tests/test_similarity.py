@@ -15,7 +15,7 @@ import pytest
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from router import similarity
+from router import similarity, workers
 from router.batch import MergeGroup, group_similar
 from router.similarity import cosine_pair_arrays, cosine_pairs, tfidf_rows
 from router.text import prepare, tokenize
@@ -219,7 +219,7 @@ def test_edge_cases() -> None:
 
 
 def test_a_second_process_gives_the_same(texts: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    if not similarity._can_fork():
+    if not workers.can_fork():
         pytest.skip("this process cannot fork safely (no fork, or other threads running)")
     monkeypatch.setattr(similarity, "PARALLEL_MIN_ROWS", 0)
     one = tfidf_rows(texts, words=True)
@@ -234,10 +234,10 @@ def test_a_second_process_gives_the_same(texts: list[str], monkeypatch: pytest.M
 
 
 def test_a_failed_child_is_made_up_for(texts: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    if not similarity._can_fork():
+    if not workers.can_fork():
         pytest.skip("this process cannot fork safely (no fork, or other threads running)")
     monkeypatch.setattr(similarity, "PARALLEL_MIN_ROWS", 0)
-    monkeypatch.setattr(similarity, "_forked", lambda work: lambda: None)
+    monkeypatch.setattr(similarity, "run_forked", lambda work: lambda: None)
     assert group_similar(texts, 0.8, 0.35, processes=2) == group_similar(texts, 0.8, 0.35)
 
 

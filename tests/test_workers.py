@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from router import routing
+from router import routing, workers
 from router.routing import Decision, InputError, Router, route_many
 from router.workers import Worker, WorkerError
 from tests.conftest import require_or_skip
@@ -62,7 +62,7 @@ def _plain(results: list[Decision | InputError]) -> list[Any]:
 @pytest.fixture
 def mine(router: Router) -> Router:
     """The shipped model under an identity of its own: workers forked for this test."""
-    if not routing._can_fork():
+    if not workers.can_fork():
         require_or_skip("this process has other threads: route_many does not fork here")
     routing.close_workers()
     return dataclasses.replace(router)

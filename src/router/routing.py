@@ -8,8 +8,6 @@ should look: low confidence, a close second, or rules and model that disagree.
 from __future__ import annotations
 
 import functools
-import multiprocessing
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,7 +20,7 @@ from router.labels import LabelSet
 from router.model import TextModel
 from router.rules import RuleBook, RuleHit
 from router.text import prepare
-from router.workers import WarmPool, Worker, WorkerError
+from router.workers import WarmPool, Worker, WorkerError, can_fork
 
 if TYPE_CHECKING:
     from router.settings import Settings
@@ -125,10 +123,6 @@ def route(router: Router, title: str | None, content: str | None = None) -> Deci
     return _decide_many(router, [check_text(title, content, router.thresholds.max_chars)])[0]
 
 
-def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
-
-
 def _as_json(results: Sequence[Decision | InputError]) -> list[tuple[bool, str]]:
     return [
         (True, r.model_dump_json()) if isinstance(r, Decision) else (False, str(r)) for r in results
@@ -206,7 +200,7 @@ def route_many_json(
     What a pipe writes: results from forked processes are passed on as the text they arrive
     as, not rebuilt into objects first.
     """
-    if processes > 1 and len(items) >= 2 * processes and _can_fork():
+    if processes > 1 and len(items) >= 2 * processes and can_fork():
         own, others = _route_forked(router, items, processes, share=1.0)
         return _as_json(own) + others
     return _as_json(route_many(router, items))
@@ -226,7 +220,7 @@ def route_many(
     process with a single thread, such as the command line, and otherwise runs serially.
     ``words_out`` (serial only) receives each item's tokens, an empty list for a bad item.
     """
-    if processes > 1 and len(items) >= 2 * processes and _can_fork() and words_out is None:
+    if processes > 1 and len(items) >= 2 * processes and can_fork() and words_out is None:
         own, others = _route_forked(router, items, processes, share=1.0)
         with paused(len(others)):
             rebuilt = [Decision.model_validate_json(p) if ok else InputError(p) for ok, p in others]

@@ -10,23 +10,20 @@ and bounds what the frequent ones can add. Both can use a second, forked process
 from __future__ import annotations
 
 import mmap
-import multiprocessing
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from itertools import chain
-from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
 from router.collector import paused
+from router.workers import can_fork, run_forked
 
 PARALLEL_MIN_ROWS = 2000  # below this a second process costs more than it saves
 _TOLERANCE = 1e-6  # a pair at threshold - 1e-6 still counts, as float32 rounding may put it there
 _SLACK = 1e-4  # bounds are checked this much below the cut, far above any rounding error
 
-_T = TypeVar("_T")
 Pairs = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]
 Source = str | tuple[str | None, str | None]  # a text, or a title and body to prepare
 
@@ -135,8 +132,8 @@ def cosine_pair_arrays(
     owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(x.indptr))
     frequent, norms = _frequent_columns(x, owner, loose)
     rare = _entries(x, ~frequent, owner)
-    if processes > 1 and n >= PARALLEL_MIN_ROWS and len(tiles) > 1 and _can_fork():
-        wait = _forked(lambda: _product_pairs(rare, tiles[0::2], block, norms, loose))
+    if processes > 1 and n >= PARALLEL_MIN_ROWS and len(tiles) > 1 and can_fork():
+        wait = run_forked(lambda: _product_pairs(rare, tiles[0::2], block, norms, loose))
         try:
             mine = _product_pairs(rare, tiles[1::2], block, norms, loose)
         finally:
@@ -322,7 +319,7 @@ def _count_words(texts: Sequence[Source], processes: int) -> _Counts:
     On two processes the child writes its token columns into memory shared since the fork
     (no pipe to copy them through) and sends only its vocabulary and counts.
     """
-    if processes < 2 or len(texts) < PARALLEL_MIN_ROWS or not _can_fork():
+    if processes < 2 or len(texts) < PARALLEL_MIN_ROWS or not can_fork():
         return _tokens(texts)
     from router.text import init
 
@@ -339,7 +336,7 @@ def _count_words(texts: Sequence[Source], processes: int) -> _Counts:
         np.frombuffer(shared, dtype=np.int32, count=ids.size)[:] = ids
         return vocab, lengths, None
 
-    wait = _forked(theirs)
+    wait = run_forked(theirs)
     try:
         vocab, lengths, ids = _tokens(texts[:half])
     finally:
@@ -387,41 +384,3 @@ def _size(source: Source) -> int:
     if isinstance(source, str):
         return len(source)
     return sum(len(part) for part in source if part)
-
-
-# -- a second process ----------------------------------------------------------------------
-def _can_fork() -> bool:
-    """Fork only where it is safe: a platform that has it and a process with one thread."""
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
-
-
-def _forked(work: Callable[[], _T]) -> Callable[[], _T | None]:
-    """Start ``work`` in a forked process; the returned function waits for its result.
-
-    It gives None when the child did not deliver (killed, or failed): the caller then does
-    the work itself, so that an error shows as it would have without the fork.
-    """
-    ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-
-    def run() -> None:
-        try:
-            send.send(work())
-        finally:
-            send.close()
-
-    child = ctx.Process(target=run, daemon=True)
-    child.start()
-    send.close()
-
-    def wait() -> _T | None:
-        try:
-            result: _T = receive.recv()
-            return result
-        except EOFError:
-            return None
-        finally:
-            receive.close()
-            child.join(timeout=0)  # reaped now if it has exited, else with the next child
-
-    return wait

@@ -17,7 +17,14 @@ import signal
 import threading
 from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
+
+
+def can_fork() -> bool:
+    """Fork only where it is safe: a platform that has it and a process with one thread."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
 class WorkerError(RuntimeError):
@@ -62,6 +69,31 @@ class Worker:
         if self.process.is_alive():
             self.process.kill()
             self.process.join(timeout=2)
+
+
+def run_forked(work: Callable[[], _T]) -> Callable[[], _T | None]:
+    """Start ``work`` in a forked worker; the returned function waits for its result.
+
+    It gives None when the worker did not deliver (killed, or failed): the caller then does
+    the work itself, so that an error shows as it would have without the fork.
+    """
+    worker = Worker(lambda _payload: work())
+    try:
+        worker.send(None)
+    except WorkerError:
+        worker.close()
+        return lambda: None
+
+    def wait() -> _T | None:
+        try:
+            result: _T = worker.receive()
+            return result
+        except WorkerError:
+            return None
+        finally:
+            worker.close()
+
+    return wait
 
 
 class WarmPool:
