@@ -173,9 +173,6 @@ class TextModel:
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.scorer.proba(self.scorer.transform(texts))
 
-    def vectorize(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        return self.scorer.transform(texts)
-
     def top_terms(
         self, x: sparse.csr_matrix, class_index: int, k: int = 8
     ) -> list[tuple[str, float]]:

@@ -43,7 +43,7 @@ class KeyIndex:
 
     def __init__(self, keys: np.ndarray) -> None:
         keys = np.ascontiguousarray(keys, dtype=np.uint64)
-        self.bits = max(4, int(np.ceil(np.log2(max(keys.size, 1)))) + 3)  # load <= 1/2
+        self.bits = max(4, int(np.ceil(np.log2(max(keys.size, 1)))) + 3)  # load <= 1/8
         self.mask = (1 << self.bits) - 1
         self._shift = np.uint64(64 - self.bits)
         self.slot_keys = np.zeros(1 << self.bits, dtype=np.uint64)
@@ -172,13 +172,10 @@ class _Part:
         return int(self.keys.size)
 
     def unigrams(self, symbols: int) -> np.ndarray:
-        """Column of each one-symbol n-gram by symbol (-1: none), for ``symbols`` symbols."""
-        table = getattr(self, "_unigrams", None)
-        if table is None or table.size != symbols + 1:
-            one = np.flatnonzero(self.keys < np.uint64(1 << BITS))
-            table = np.full(symbols + 1, -1, dtype=np.int32)
-            table[self.keys[one].astype(np.intp)] = one
-            self._unigrams = table
+        """Column of each one-symbol n-gram by symbol 0..``symbols`` (-1: none)."""
+        one = np.flatnonzero(self.keys < np.uint64(1 << BITS))
+        table = np.full(symbols + 1, -1, dtype=np.int32)
+        table[self.keys[one].astype(np.intp)] = one
         return table
 
 
@@ -226,6 +223,11 @@ class Scorer:
         self._lookup = self._fresh_lookup()
         self._terms: dict[int, str] = {}
         self.parts = list(parts)
+        # a word unigram's key is its token id, so its column is found by indexing, not hashing
+        self._unigrams = next(
+            (p.unigrams(len(self.tokens)) for p in self.parts if p.kind == "word" and p.lo == 1),
+            None,
+        )
         offset = 0
         for part in self.parts:
             part.offset = offset
@@ -325,8 +327,8 @@ class Scorer:
         if part.nested:
             return _tfidf(*_nested_terms(symbols, doc, part), n, part)
         lo, first = part.lo, []
-        if part.kind == "word" and lo == 1:  # a unigram's key is its token id: no hashing
-            found = part.unigrams(len(self.tokens))[symbols.astype(np.intp)]
+        if part.kind == "word" and self._unigrams is not None:
+            found = self._unigrams[symbols.astype(np.intp)]
             hit1 = found >= 0
             first, lo = [(doc[hit1], found[hit1])], 2
         keys, docs = _ngram_keys(symbols, doc, lo, part.hi)

@@ -183,7 +183,7 @@ _kept = _Kept()
 
 def tokenize(text: str) -> list[str]:
     """Content tokens of normalised text: no punctuation, stop words or bare numbers."""
-    return list(filter(_kept.__getitem__, _cutter(default_backend())(text.lower())))
+    return list(filter(_kept.__getitem__, raw_tokens(text)))
 
 
 def raw_tokens(text: str) -> list[str]:
