@@ -118,7 +118,7 @@ def trained_home() -> Iterator[Path]:
     if given and (Path(given) / "models" / "current").is_file():
         yield Path(given)
         return
-    from router.train import train
+    from router.learn.train import train
 
     home = Path(tempfile.mkdtemp(prefix="router-bench-"))
     try:

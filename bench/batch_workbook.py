@@ -69,12 +69,13 @@ def main() -> None:
     args = parser.parse_args()
 
     try:
-        from router.batch import BatchOptions, load_input, route_table, write_output
+        from router.sheets.batch import BatchOptions, load_input, route_table
+        from router.sheets.write import write_output
     except ImportError:
-        print("SKIP: router.batch is not there yet")
+        print("SKIP: router.sheets.batch is not there yet")
         return
-    from router.serving import load_router
-    from router.text import init, prepare, segment
+    from router.core.text import init, prepare, segment
+    from router.learn.load import load_router
 
     cores = os.cpu_count() or 1
     with report("batch_workbook"), trained_home() as home, tempfile.TemporaryDirectory() as tmp:

@@ -4,7 +4,7 @@
 
 Builds a workbook shaped like a session's ledger (a title line, the header on row 3, eight
 columns, texts from the corpus) and times every way pandas offers to read and write it, plus
-python-calamine and xlsxwriter used directly as :mod:`router.tables` and :mod:`router.batch`
+python-calamine and xlsxwriter used directly as :mod:`router.sheets.read` and :mod:`router.sheets.batch`
 use them. Prints a table and writes ``bench/results/excel_io.json``.
 """
 

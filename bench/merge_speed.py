@@ -31,7 +31,7 @@ DUPLICATE, RELATED = 0.8, 0.35  # BatchOptions' defaults
 def texts_for(rows: int) -> tuple[list[str], str]:
     import pandas as pd
 
-    from router.text import prepare
+    from router.core.text import prepare
 
     union = TIPDM / "labelled_union.csv"
     replies = TIPDM / "messages_with_replies.xlsx"
@@ -56,12 +56,12 @@ def texts_for(rows: int) -> tuple[list[str], str]:
 
 
 def previous_group_similar(texts: Sequence[str], duplicate: float, related: float) -> list[Any]:
-    """``router.batch.group_similar`` as it was before the fast path (scikit-learn TF-IDF and
+    """``router.sheets.merge.group_similar`` as it was before the fast path (scikit-learn TF-IDF and
     the whole product), on the same tokens, to compare with."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from router.batch import MergeGroup
-    from router.text import tokenize
+    from router.core.text import tokenize
+    from router.sheets.merge import MergeGroup
 
     if len(texts) < 2:
         return []
@@ -127,9 +127,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from router.batch import group_similar
-    from router.similarity import cosine_pair_arrays, tfidf_rows
-    from router.text import init
+    from router.core.text import init
+    from router.sheets.merge import cosine_pair_arrays, group_similar, tfidf_rows
 
     cores = os.cpu_count() or 1
     with report("merge_speed"):

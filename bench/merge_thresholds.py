@@ -12,9 +12,9 @@ Three populations of pairs:
 * unrelated: proposals about different issues, both the hard ones (same unit, different
   issue, from the issues file) and every pair of a 600-row slice of the corpus.
 
-Each population is scored with the measures :mod:`router.similarity` offers, inside a batch
+Each population is scored with the measures :mod:`router.sheets.merge` offers, inside a batch
 that mixes the issues with corpus rows (the TF-IDF weights are fitted on the batch, as in
-:mod:`router.batch`). Prints the percentiles and writes ``bench/results/merge_thresholds.json``.
+:mod:`router.sheets.batch`). Prints the percentiles and writes ``bench/results/merge_thresholds.json``.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from router.similarity import shingle_matrix, tfidf_rows
-from router.text import prepare
+from router.core.text import prepare
+from router.sheets.merge import shingle_matrix, tfidf_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 RNG = random.Random(20261127)

@@ -5,7 +5,7 @@ Usage: .venv/bin/python bench/peers.py
 
 The split is the one `router train` uses (stratified, seeded by ROUTER_SPLIT_SEED, 20 %
 held out). Every model reads the same normalised text; the word-based ones the same
-segmentation (router.text.tokenize: rjieba with the domain dictionary, stop words out).
+segmentation (router.core.text.tokenize: rjieba with the domain dictionary, stop words out).
 
 - router (default config): the unit classifier `router train` fits (the department model,
   which only names outside departments, is left out so that all rows compare one task);
@@ -62,10 +62,10 @@ def main() -> None:
     from sklearn.metrics import accuracy_score, f1_score
     from sklearn.pipeline import Pipeline
 
-    from router.dataset import load_corpus, split_corpus
-    from router.model import ModelConfig, TextModel
-    from router.text import tokenize
-    from router.train import DEFAULT_CONFIG
+    from router.core.text import tokenize
+    from router.learn.dataset import load_corpus, split_corpus
+    from router.learn.fit import ModelConfig, TextModel
+    from router.learn.train import DEFAULT_CONFIG
 
     with report("peers"):
         settings = settings_for(Path(tempfile.gettempdir()))

@@ -29,7 +29,7 @@ def long_texts(corpus, n: int = 200, chars: int = 600) -> list[tuple[str, str]]:
 
 
 def measure(router, items, calls: int, warmup: int) -> list[float]:  # type: ignore[no-untyped-def]
-    from router.routing import route
+    from router.core.routing import route
 
     for i in range(warmup):
         route(router, *items[i % len(items)])
@@ -49,14 +49,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=500)
     args = parser.parse_args()
 
-    from router.dataset import load_corpus
-    from router.serving import load_router
-    from router.text import prepare
+    from router.core.text import prepare
+    from router.learn.dataset import load_corpus
+    from router.learn.load import load_router
 
     with report("route_latency"), trained_home() as home:
         settings = settings_for(home)
         router = load_router(settings)
-        print(f"model {router.version}, config {router.model.config.to_dict()}")
+        print(f"model {router.version}")
         corpus = load_corpus(settings.corpus)
         titles = [(t, None) for t in corpus["title"]]
         longs = long_texts(corpus)

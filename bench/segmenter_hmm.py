@@ -9,7 +9,7 @@ the dictionary. Figures:
 - segmentation speed of rjieba, jieba (HMM off) and jieba (HMM on), on the corpus and,
   when ../shared is present, on the first 5,000 TipDM messages; the share of texts (and of
   tokens) on which each differs from rjieba;
-- cross-validated macro-F1 on the training split (router.train.cross_validate, the same
+- cross-validated macro-F1 on the training split (router.learn.train.cross_validate, the same
   folds for every backend), for the default configuration and for words only, where the
   segmentation weighs the most.
 """
@@ -32,10 +32,10 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args()
 
-    from router.dataset import load_corpus, split_corpus
-    from router.model import ModelConfig
-    from router.text import init, prepare, segment
-    from router.train import DEFAULT_CONFIG, cross_validate
+    from router.core.text import init, prepare, segment
+    from router.learn.dataset import load_corpus, split_corpus
+    from router.learn.fit import ModelConfig
+    from router.learn.train import DEFAULT_CONFIG, cross_validate
 
     with report("segmenter_hmm"):
         corpus = load_corpus(CORPUS)

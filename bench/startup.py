@@ -28,10 +28,10 @@ def rss():
 t0, m0 = time.perf_counter(), rss()
 import router.api.app
 t1, m1 = time.perf_counter(), rss()
-from router.text import init
+from router.core.text import init
 init()
 t2, m2 = time.perf_counter(), rss()
-from router.registry import Registry
+from router.learn.registry import Registry
 from router.settings import get_settings
 loaded = Registry(get_settings().models_path).load()
 t3, m3 = time.perf_counter(), rss()
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from router.registry import ARTIFACT, Registry
+    from router.learn.registry import ARTIFACT, Registry
 
     with report("startup"), trained_home() as home:
         settings = settings_for(home)

@@ -45,9 +45,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from router.routing import Decision, route_many
-    from router.serving import load_router
-    from router.text import init, prepare, segment
+    from router.core.routing import Decision, route_many
+    from router.core.text import init, prepare, segment
+    from router.learn.load import load_router
 
     with report("throughput"), trained_home() as home:
         df = tipdm_frame()

@@ -23,9 +23,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 50_000])
     args = parser.parse_args()
 
-    from router.dataset import load_corpus, split_list
-    from router.model import DepartmentModel, build_pipeline
-    from router.train import DEFAULT_CONFIG
+    from router.learn.dataset import load_corpus, split_list
+    from router.learn.fit import DepartmentModel, build_pipeline
+    from router.learn.train import DEFAULT_CONFIG
 
     with report("train_scaling"):
         corpus = load_corpus(CORPUS)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from router.dataset import load_corpus, split_list
-from router.similarity import max_jaccard
+from router.learn.dataset import load_corpus, split_list
+from router.sheets.merge import max_jaccard
 
 
 def main() -> None:

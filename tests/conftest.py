@@ -13,8 +13,8 @@ from urllib.parse import quote
 import pandas as pd
 import pytest
 
-from router.dataset import load_corpus
-from router.routing import Router
+from router.core.routing import Router
+from router.learn.dataset import load_corpus
 from router.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ def corpus() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project home whose registry holds one model trained on the shipped corpus."""
-    from router.train import train
+    from router.learn.train import train
 
     home = tmp_path_factory.mktemp("home")
     settings = get_settings({}, home=home, corpus_path=CORPUS)
@@ -51,7 +51,7 @@ def settings(trained_home: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def router(settings: Settings) -> Router:
-    from router.serving import load_router
+    from router.learn.load import load_router
 
     return load_router(settings)
 
@@ -71,7 +71,7 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def small_trained_home(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -> Path:
-    from router.train import train
+    from router.learn.train import train
 
     home = tmp_path_factory.mktemp("small-home")
     train(get_settings({}, home=home, corpus_path=small_corpus), cv=False)

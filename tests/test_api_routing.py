@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from router.api import create_app
-from router.routing import Decision
+from router.core.routing import Decision
 from router.settings import Settings
 from tests.conftest import AppClient
 
@@ -143,7 +143,7 @@ def test_routing_does_not_block_the_event_loop(
     client: AppClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While a slow routing call runs, a health check on the same loop still answers at once."""
-    from router.api.routes import routing as routes
+    from router.api import deps as routes
 
     real = routes.route
 

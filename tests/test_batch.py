@@ -10,20 +10,13 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from router.batch import (
-    ADDED_COLUMNS,
-    BatchOptions,
-    BatchResult,
-    atomic_path,
-    group_similar,
-    load_input,
-    register_rows,
-    route_table,
-    write_output,
-)
-from router.routing import Router
+from router.core.routing import Router
+from router.core.text import prepare
 from router.settings import Settings
-from router.text import prepare
+from router.sheets.batch import ADDED_COLUMNS, BatchOptions, BatchResult, load_input, route_table
+from router.sheets.merge import group_similar
+from router.sheets.register import register_rows
+from router.sheets.write import atomic_path, write_output
 from tests.workbooks import HEADER, PROPOSALS, big_ledger, ledger_workbook, save
 
 LONG = "建议加强巡逻。" * 3000  # over the 20,000-character limit

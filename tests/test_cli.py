@@ -109,7 +109,7 @@ def test_jsonl_on_both_cores_matches_one_core_line_for_line(
     import subprocess
     import sys
 
-    from router.routing import route_many_json
+    from router.core.routing import route_many_json
 
     rows = corpus.head(1500)  # type: ignore[attr-defined]
     items = list(zip(rows["title"], rows["content"], strict=True))

@@ -8,8 +8,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from router.columns import ColumnError, column_letter, find_columns, header_key, header_score
-from router.tables import read_table
+from router.sheets.columns import ColumnError, column_letter, find_columns, header_key, header_score
+from router.sheets.read import read_table
 from tests.workbooks import ledger_workbook, save
 
 
@@ -95,7 +95,7 @@ def test_describe_names_letters_and_how(tmp_path: Path) -> None:
 
 
 def test_retraining_reads_a_labelled_past_ledger_with_the_same_rules(tmp_path: Path) -> None:
-    from router.retrain import RetrainError, file_examples
+    from router.learn.retrain import RetrainError, file_examples
 
     wb = openpyxl.Workbook()
     ws = wb.active

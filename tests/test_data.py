@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from router.dataset import COLUMNS, load_corpus, split_list
 from router.labels import load_labels
-from router.similarity import jaccard_pairs, max_jaccard
+from router.learn.dataset import COLUMNS, load_corpus, split_list
+from router.sheets.merge import jaccard_pairs, max_jaccard
 from tests.conftest import CORPUS
 
 # Two rows whose character 5-gram sets overlap this much are paraphrases, not two proposals.

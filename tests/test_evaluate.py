@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from router.evaluate import classification_metrics, coverage_at, expected_calibration_error
+from router.learn.evaluate import classification_metrics, coverage_at, expected_calibration_error
 
 
 def test_ece_is_zero_when_confidence_matches_accuracy() -> None:

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from router import text
-from router.model import ModelConfig, TextModel
-from router.routing import Decision, InputError, Router, route, route_many
+from router.core import text
+from router.core.routing import Decision, InputError, Router, route, route_many
+from router.learn.fit import ModelConfig, TextModel
 
 
 def test_fold_table_leaves_nfkc_unchanged(corpus: pd.DataFrame) -> None:
@@ -55,7 +55,7 @@ def test_fast_features_are_the_vectorizers_features(
     texts = [*held["text"], "x", "", "ABC  Def\n\n  ghi\t\tJK", "完全无关的词语组合"]
     assert model.pipeline is not None
     reference = model.pipeline.named_steps["features"].transform(texts).tocsr()
-    proba, fast, _ = model.score_many(texts)
+    proba, fast, _ = model.scorer.score_many(texts)
     reference.sort_indices()
     fast = fast.copy()
     fast.sort_indices()
@@ -63,7 +63,7 @@ def test_fast_features_are_the_vectorizers_features(
     np.testing.assert_array_equal(fast.indices, reference.indices)
     np.testing.assert_allclose(fast.data, reference.data, atol=1e-6)
     np.testing.assert_allclose(proba, model.pipeline.predict_proba(texts), atol=1e-5)
-    one = np.vstack([model.score_many([t])[0] for t in texts])
+    one = np.vstack([model.scorer.score_many([t])[0] for t in texts])
     np.testing.assert_allclose(proba, one, atol=1e-12)
 
 
@@ -94,7 +94,7 @@ def test_rules_written_out_and_gated_find_the_same_evidence(
 
     import yaml
 
-    from router import rules
+    from router.core import rules
 
     raw = yaml.safe_load(
         resources.files("router").joinpath("resources/jurisdiction_rules.yaml").read_text("utf-8")
@@ -128,7 +128,7 @@ def test_rules_written_out_and_gated_find_the_same_evidence(
 def test_large_batches_are_scored_in_chunks_with_the_same_decisions(
     router: Router, corpus: pd.DataFrame
 ) -> None:
-    from router import routing
+    from router.core import routing
 
     rows = corpus.sample(n=routing._CHUNK * 2 + 40, replace=True, random_state=5)
     items: list[tuple[str | None, str | None]] = list(
@@ -143,7 +143,7 @@ def test_large_batches_are_scored_in_chunks_with_the_same_decisions(
 
 
 def test_the_gate_knows_which_pairs_a_pattern_can_begin_with() -> None:
-    from router.rules import _leading_pairs
+    from router.core.rules import _leading_pairs
 
     def pairs(p: str) -> set[str] | None:
         return _leading_pairs(re.compile(p))
@@ -191,7 +191,7 @@ def test_forked_routing_copes_with_one_row_holding_most_characters(
 
 
 def test_the_gate_holds_for_more_rules_than_one_mask_word() -> None:
-    from router import rules
+    from router.core import rules
 
     words = [chr(0x4E00 + 7 * k) + chr(0x4E01 + 7 * k) for k in range(70)]
     raw = {
@@ -215,7 +215,7 @@ def test_the_gate_holds_for_more_rules_than_one_mask_word() -> None:
 def test_the_collector_is_paused_for_large_batches_only_and_always_restored() -> None:
     import gc
 
-    from router.collector import paused
+    from router.core.parallel import paused
 
     assert gc.isenabled()
     with paused(10):

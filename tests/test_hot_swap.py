@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from router.api import create_app
-from router.registry import ARTIFACT, Registry
-from router.routing import route
-from router.serving import load_router
+from router.core.routing import route
+from router.learn.load import load_router
+from router.learn.registry import ARTIFACT, Registry
+from router.learn.train import train
 from router.settings import Settings, get_settings
-from router.train import train
 from tests.conftest import TOKEN, AppClient
 
 TEXT = {
@@ -41,7 +41,7 @@ def two_versions(
     assert serving is not None
     from dataclasses import replace
 
-    from router.train import DEFAULT_CONFIG
+    from router.learn.train import DEFAULT_CONFIG
 
     other = train(
         settings, replace(DEFAULT_CONFIG, classifier="logreg", C=10.0), promote=False, cv=False

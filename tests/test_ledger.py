@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from router import ledger
+from router.core.routing import Decision, Router, route
 from router.db import make_engine, make_sessionmaker, upgrade
 from router.ledger import (
     ConflictError,
@@ -25,7 +26,6 @@ from router.ledger import (
     ProposalFilter,
     StatusChange,
 )
-from router.routing import Decision, Router, route
 
 TODAY = date(2027, 3, 1)
 NOW = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)

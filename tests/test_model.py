@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from router.model import ModelConfig, TextModel
+from router.learn.fit import ModelConfig, TextModel
 
 
 @pytest.mark.parametrize(
@@ -33,7 +33,7 @@ def test_fast_path_gives_the_pipeline_probabilities(
 def test_top_terms_are_the_document_terms_pushing_towards_the_class(corpus: pd.DataFrame) -> None:
     model = TextModel.fit(list(corpus["text"][:400]), list(corpus["label"][:400]), ModelConfig())
     text = "关于加强电信网络诈骗打击的建议"
-    proba, row, _ = model.score_many([text])
+    proba, row, _ = model.scorer.score_many([text])
     k = int(proba[0].argmax())
     terms = model.top_terms(row, k)
     assert terms and all(w > 0 for _, w in terms)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from router.registry import ARTIFACT, LEGACY_ARTIFACT, Registry, RegistryError
-from router.serving import ensure_model
+from router.learn.load import ensure_model
+from router.learn.registry import ARTIFACT, LEGACY_ARTIFACT, Registry, RegistryError
+from router.learn.train import train
 from router.settings import Settings
-from router.train import train
 
 
 def test_first_use_trains_and_promotes(fresh_home: Settings) -> None:

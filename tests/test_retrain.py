@@ -13,12 +13,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from router.dataset import load_corpus
+from router.core.text import prepare
 from router.labels import load_labels
-from router.registry import Registry
-from router.retrain import Example, RetrainError, assemble, frozen_eval, gate, grow_eval, retrain
+from router.learn.dataset import load_corpus
+from router.learn.registry import Registry
+from router.learn.retrain import (
+    Example,
+    RetrainError,
+    assemble,
+    frozen_eval,
+    gate,
+    grow_eval,
+    retrain,
+)
 from router.settings import Settings, get_settings
-from router.text import prepare
 
 
 @pytest.fixture()

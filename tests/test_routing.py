@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from router.routing import Decision, InputError, Router, route, route_many
+from router.core.routing import Decision, InputError, Router, route, route_many
 
 CLEAR = [
     (

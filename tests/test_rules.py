@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from router.rules import RulesError, load_rules, parse_rules
+from router.core.rules import RulesError, load_rules, parse_rules
 
 
 def _words(text: str) -> dict[str, list[str]]:

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from router import text
-from router.model import ModelConfig, TextModel
-from router.scorer import KeyIndex, Scorer, ScorerError, gram_key
+from router.core import text
+from router.core.scorer import KeyIndex, Scorer, ScorerError, gram_key
+from router.learn.fit import ModelConfig, TextModel
 
 
 def test_key_index_finds_every_key_and_nothing_else() -> None:
@@ -78,7 +78,7 @@ def test_department_probabilities_are_the_full_weight_matrix(
     fitted: TextModel, corpus: pd.DataFrame
 ) -> None:
     """The scorer keeps only the features a department weighs; nothing else changes."""
-    from router.model import DepartmentModel
+    from router.learn.fit import DepartmentModel
 
     assert fitted.pipeline is not None
     sample = corpus.sample(n=min(500, len(corpus)), random_state=3)
@@ -122,8 +122,8 @@ def test_serving_imports_neither_scikit_learn_nor_pandas(trained_home: Path) -> 
     code = (
         "import sys\n"
         "import router.api.app\n"
-        "from router.routing import route\n"
-        "from router.serving import load_router\n"
+        "from router.core.routing import route\n"
+        "from router.learn.load import load_router\n"
         "from router.settings import get_settings\n"
         "d = route(load_router(get_settings()), '电信诈骗', '有人冒充客服骗钱')\n"
         "print(d.unit, sorted(m for m in ('sklearn', 'pandas') if m in sys.modules))\n"

@@ -15,10 +15,16 @@ import pytest
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from router import similarity, workers
-from router.batch import MergeGroup, group_similar
-from router.similarity import cosine_pair_arrays, cosine_pairs, tfidf_rows
-from router.text import prepare, tokenize
+from router.core import parallel as workers
+from router.core.text import prepare, tokenize
+from router.sheets import merge as similarity
+from router.sheets.merge import (
+    MergeGroup,
+    cosine_pair_arrays,
+    cosine_pairs,
+    group_similar,
+    tfidf_rows,
+)
 
 COMMON = ["建议", "加强", "管理", "部门", "群众", "安全", "问题", "解决", "希望", "有关"]
 TOPICS = [

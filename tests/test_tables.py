@@ -10,7 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from router.tables import TableError, read_table, read_table_bytes
+from router.sheets.read import TableError, read_table, read_table_bytes
 from tests.workbooks import PROPOSALS, ledger_workbook, save, to_bytes
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from router import text
+from router.core import text
 
 
 def test_normalize_folds_full_width_and_controls() -> None:

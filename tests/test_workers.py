@@ -11,9 +11,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from router import routing, workers
-from router.routing import Decision, InputError, Router, route_many
-from router.workers import Worker, WorkerError
+from router.core import parallel as workers
+from router.core import routing
+from router.core.parallel import Worker, WorkerError
+from router.core.routing import Decision, InputError, Router, route_many
 from tests.conftest import require_or_skip
 
 

@@ -47,8 +47,8 @@ def _say(message: str) -> None:
 
 
 def _load_router(settings: Settings) -> Any:
-    from router.registry import RegistryError
-    from router.serving import load_router
+    from router.learn.load import load_router
+    from router.learn.registry import RegistryError
 
     try:
         return load_router(settings, say=_say)
@@ -66,9 +66,9 @@ def train(
     """用 data/ 中的语料训练模型，登记到 models/ 并启用。"""
     from dataclasses import replace
 
-    from router.dataset import CorpusError
-    from router.train import DEFAULT_CONFIG
-    from router.train import train as do_train
+    from router.learn.dataset import CorpusError
+    from router.learn.train import DEFAULT_CONFIG
+    from router.learn.train import train as do_train
 
     settings = _settings()
     if classifier not in ("svm", "logreg"):
@@ -91,12 +91,12 @@ def evaluate(
     ] = False,
 ) -> None:
     """在固定的留出集上评估模型：各单位 P/R/F1、宏 F1、仅标题、ECE、95% 准确率下的覆盖率。"""
-    from router.registry import Registry, RegistryError
-    from router.serving import ensure_model
+    from router.learn.load import ensure_model
+    from router.learn.registry import Registry, RegistryError
 
     settings = _settings()
     if compare:
-        from router.train import compare_configs
+        from router.learn.train import compare_configs
 
         compare_configs(settings, say=out.print)
         return
@@ -166,8 +166,8 @@ def route(
     ] = False,
 ) -> None:
     """为一条建议给出承办单位建议。"""
-    from router.routing import InputError
-    from router.routing import route as do_route
+    from router.core.routing import route as do_route
+    from router.core.suggestion import InputError
 
     settings = _settings()
     if jsonl:
@@ -218,7 +218,7 @@ def _jsonl_items(lines: Iterator[str]) -> Iterator[tuple[int, tuple[str | None, 
 
 def _route_jsonl(router: Any, stream: Any, chunk: int) -> None:
     """Route in chunks (output keeps pace with input); large chunks use both cores."""
-    from router.routing import route_many_json
+    from router.core.routing import route_many_json
 
     write = sys.stdout.write
     pending: list[tuple[int, tuple[str | None, str | None] | str]] = []
@@ -315,16 +315,10 @@ def batch(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from router.batch import (
-        BatchOptions,
-        atomic_path,
-        check_output_path,
-        load_input,
-        route_table,
-        write_output,
-    )
-    from router.columns import ColumnError
-    from router.tables import TableError
+    from router.sheets.batch import BatchOptions, load_input, route_table
+    from router.sheets.columns import ColumnError
+    from router.sheets.read import TableError
+    from router.sheets.write import atomic_path, check_output_path, write_output
 
     settings = _settings()
     if register and not (session and session.strip()):
@@ -397,9 +391,9 @@ def _register_batch(
     settings: Settings, result: Any, session: str, actor: str, kind: str, write: Any
 ) -> None:
     """Register and write in one transaction: it commits only once the output is written."""
-    from router.batch import register_rows
     from router.db import make_engine, make_sessionmaker, upgrade
     from router.ledger import DuplicateError
+    from router.sheets.register import register_rows
 
     engine = make_engine(settings.db_url)
     try:
@@ -476,8 +470,8 @@ def retrain(
     no_cv: Annotated[bool, typer.Option("--no-cv", help="跳过交叉验证")] = False,
 ) -> None:
     """用语料、台帐中已确认或改派的决定和往届台帐重训练；只有不退步才启用。"""
-    from router.retrain import Example, RetrainError, file_examples, ledger_examples
-    from router.retrain import retrain as do_retrain
+    from router.learn.retrain import Example, RetrainError, file_examples, ledger_examples
+    from router.learn.retrain import retrain as do_retrain
 
     settings = _settings()
     extra: list[Example] = []
@@ -511,7 +505,7 @@ def retrain(
 @models_app.command("list")
 def models_list() -> None:
     """列出已登记的模型版本。"""
-    from router.registry import Registry
+    from router.learn.registry import Registry
 
     settings = _settings()
     registry = Registry(settings.models_path)
@@ -539,7 +533,7 @@ def models_list() -> None:
 @models_app.command("promote")
 def models_promote(version: str) -> None:
     """启用指定版本。"""
-    from router.registry import Registry, RegistryError
+    from router.learn.registry import Registry, RegistryError
 
     try:
         Registry(_settings().models_path).promote(version, forced=True, reason="manual promote")
@@ -551,7 +545,7 @@ def models_promote(version: str) -> None:
 @models_app.command("rollback")
 def models_rollback() -> None:
     """回退到上一个启用过的版本。"""
-    from router.registry import Registry, RegistryError
+    from router.learn.registry import Registry, RegistryError
 
     try:
         version = Registry(_settings().models_path).rollback()
@@ -576,7 +570,7 @@ def serve(
     """启动分办服务：网页 http://127.0.0.1:8000/ ，接口 /api/v1，文档 /docs。"""
     from router.api.app import ConfigError
     from router.api.server import run
-    from router.registry import RegistryError
+    from router.learn.registry import RegistryError
 
     try:
         run(_settings(), host, port, workers, dev, say=_say)

@@ -24,9 +24,9 @@ from router import __version__
 from router.api import errors
 from router.api.holder import RouterHolder, Serving, load_serving
 from router.api.routes import admin, batch, ledger, meta, routing
+from router.core.text import init as init_text
 from router.db import make_engine, make_sessionmaker, upgrade
 from router.settings import Settings
-from router.text import init as init_text
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger("router.api")

@@ -15,6 +15,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from router.api.holder import Serving
+from router.core.routing import Router, route
+from router.core.suggestion import Decision, InputError
 from router.settings import Settings
 
 DEV_DISPATCHER = "本地开发"
@@ -109,3 +111,15 @@ def _writer(
 
 
 Dispatcher = Annotated[str, Depends(_writer)]
+
+
+def input_problem(exc: InputError) -> HTTPException:
+    """413 for a text over the limit, 422 for an empty one; the message is the core's own."""
+    return HTTPException(413 if exc.kind == "too_long" else 422, str(exc))
+
+
+def route_checked(r: Router, title: str | None, content: str | None) -> Decision:
+    try:
+        return route(r, title, content)
+    except InputError as exc:
+        raise input_problem(exc) from exc

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from router.registry import Registry
-from router.routing import Router
-from router.serving import load_router
+from router.core.routing import Router
+from router.learn.load import load_router
+from router.learn.registry import Registry
 from router.settings import Settings
 
 

@@ -1,7 +1,7 @@
 """Request and response schemas of the routing and information endpoints.
 
 The ledger's schemas live in :mod:`router.ledger.schemas`; the decision itself is
-:class:`router.routing.Decision`, reused as it is.
+:class:`router.core.suggestion.Decision`, reused as it is.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from router.routing import Decision
+from router.core.suggestion import Decision
 
 
 class RouteRequest(BaseModel):

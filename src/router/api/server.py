@@ -18,10 +18,10 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from router.api.app import ConfigError, check_settings, create_app
+from router.core.text import init as init_text
 from router.db import make_engine, upgrade
-from router.serving import ensure_model
+from router.learn.load import ensure_model
 from router.settings import Settings, get_settings
-from router.text import init as init_text
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

@@ -19,6 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from router.core.suggestion import Decision
+from router.core.text import prepare
 from router.labels import load_labels
 from router.ledger.models import OPEN_STATUSES, Proposal, ProposalEvent
 from router.ledger.schemas import (
@@ -31,8 +33,6 @@ from router.ledger.schemas import (
     ProposalPublic,
     StatusChange,
 )
-from router.routing import Decision
-from router.text import prepare
 
 # Status changes a unit's progress can make; 已分办 and 已退办 come only from a decision.
 _TRANSITIONS: dict[str, tuple[str, ...]] = {"已分办": ("办理中", "已答复"), "办理中": ("已答复",)}
@@ -109,8 +109,8 @@ def register_proposals(
 ) -> list[Registered]:
     """Register proposals with the model's suggestions, idempotently; does not commit.
 
-    ``suggestions[i]`` is :func:`router.routing.route`'s decision for ``items[i]`` (route them
-    with :func:`router.routing.route_many` first and leave out the items it refuses). A
+    ``suggestions[i]`` is :func:`router.core.routing.route`'s decision for ``items[i]`` (route them
+    with :func:`router.core.routing.route_many` first and leave out the items it refuses). A
     proposal is identified by (session, number): one already in the ledger, or repeated in
     ``items``, is not registered again; its result has ``created=False`` and says whether the
     stored text is the ``same``. New rows start as 待分办 with the suggestion and the model

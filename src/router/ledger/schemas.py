@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from router.core.suggestion import Decision
+from router.core.text import normalize
 from router.labels import load_labels
-from router.routing import Decision
-from router.text import normalize
 
 Kind = Literal["建议", "提案"]
 Status = Literal["待分办", "已分办", "办理中", "已答复", "已退办"]

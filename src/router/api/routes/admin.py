@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from router.api.deps import Dispatcher, SettingsDep
 from router.api.errors import problems
-from router.registry import RegistryError
+from router.learn.registry import RegistryError
 
 router = APIRouter(tags=["管理"])
 

@@ -1,6 +1,6 @@
 """Batch endpoints: upload a session's ledger, get the routed workbook back.
 
-The work is :mod:`router.batch`, the same as ``router batch``; these handlers only read the
+The work is :mod:`router.sheets.batch`, the same as ``router batch``; these handlers only read the
 upload, map the core's Chinese errors to status codes and send the file. They are plain
 ``def``: FastAPI runs them in the thread pool, so routing thousands of rows never holds up
 the event loop.
@@ -21,7 +21,7 @@ from router.api.errors import problems
 from router.settings import Settings
 
 if TYPE_CHECKING:
-    from router.batch import BatchResult
+    from router.sheets.batch import BatchResult
 
 router = APIRouter(tags=["批量分办"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -51,9 +51,9 @@ def _route_upload(
     keep: bool,
 ) -> BatchResult:
     # pandas and the workbook readers load on the first upload, not when the service starts
-    from router.batch import BatchOptions, load_input, route_table
-    from router.columns import ColumnError
-    from router.tables import TableError
+    from router.sheets.batch import BatchOptions, load_input, route_table
+    from router.sheets.columns import ColumnError
+    from router.sheets.read import TableError
 
     data, name = _read_upload(upload, settings)
     options = BatchOptions.from_settings(settings, overrides=overrides)
@@ -67,7 +67,7 @@ def _route_upload(
 
 
 def _workbook(result: BatchResult) -> Response:
-    from router.batch import write_output
+    from router.sheets.write import write_output
 
     buffer = io.BytesIO()
     write_output(result, buffer, "xlsx")
@@ -128,8 +128,8 @@ def batch_register(
     content_col: ColumnForm = None,
 ) -> Response:
     """上传整份台帐，分办并登记每一行（一个事务；同一届次同一编号不重复登记），返回结果工作簿。"""
-    from router.batch import register_rows
-    from router.tables import TableError
+    from router.sheets.read import TableError
+    from router.sheets.register import register_rows
 
     overrides = {"number": number_col, "title": title_col, "content": content_col}
     result = _route_upload(file, settings, serving, overrides, keep=True)

@@ -12,9 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from router import ledger
-from router.api.deps import DbDep, Dispatcher, ServingDep, SettingsDep, TodayDep
+from router.api.deps import DbDep, Dispatcher, ServingDep, SettingsDep, TodayDep, route_checked
 from router.api.errors import problems
-from router.api.routes.routing import route_checked
 from router.ledger import (
     DecisionCreate,
     EvaluationCreate,

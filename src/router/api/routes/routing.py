@@ -11,28 +11,14 @@ import threading
 from fastapi import APIRouter, HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from router.api.deps import ServingDep, SettingsDep
+from router.api.deps import ServingDep, SettingsDep, route_checked
 from router.api.errors import problems
 from router.api.schemas import BatchItem, BatchRequest, BatchResponse, RouteRequest, RouteResult
-from router.routing import Decision, InputError, Router, route, route_many
-from router.text import prepare
+from router.core.routing import Router, route_many
+from router.core.suggestion import InputError
+from router.core.text import prepare
 
 router = APIRouter(tags=["分办建议"])
-
-
-def input_problem(
-    exc: InputError, title: str | None, content: str | None, max_chars: int
-) -> HTTPException:
-    """413 for a text over the limit, 422 for an empty one; the message is the core's own."""
-    too_long = len(prepare(title, content)) > max_chars
-    return HTTPException(413 if too_long else 422, str(exc))
-
-
-def route_checked(r: Router, title: str | None, content: str | None) -> Decision:
-    try:
-        return route(r, title, content)
-    except InputError as exc:
-        raise input_problem(exc, title, content, r.thresholds.max_chars) from exc
 
 
 # One routing at a time per process: with the GIL, threads routing together only take turns

@@ -2,7 +2,7 @@
 
 并案 must stay fast on a ledger of ten thousand proposals, where most pairs share some common
 word and the full product of the TF-IDF rows has tens of millions of entries:
-:func:`tfidf_rows` builds the word matrix straight from :func:`router.text.tokenize` (with
+:func:`tfidf_rows` builds the word matrix straight from :func:`router.core.text.tokenize` (with
 scikit-learn's values), and :func:`cosine_pair_arrays` multiplies only the rarer words exactly
 and bounds what the frequent ones can add. Both can use a second, forked process.
 """
@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import mmap
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import chain
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
-from router.collector import paused
-from router.workers import can_fork, run_forked
+from router.core.parallel import can_fork, paused, run_forked
 
 PARALLEL_MIN_ROWS = 2000  # below this a second process costs more than it saves
 _TOLERANCE = 1e-6  # a pair at threshold - 1e-6 still counts, as float32 rounding may put it there
@@ -78,7 +79,7 @@ def tfidf_rows(
     "加强") weigh little, so two rows score high only when they share what is particular.
     Either way the values are scikit-learn's ``TfidfVectorizer(sublinear_tf=True)``: over
     the characters with white space removed, or over the words as the router reads them
-    (:func:`router.text.tokenize` of the prepared text, title and body segmented apart), so
+    (:func:`router.core.text.tokenize` of the prepared text, title and body segmented apart), so
     that the tokens made while routing serve again. ``processes`` > 1 may segment on a
     forked process. A (title, body) pair stands for ``prepare(title, body)``, prepared where
     it is segmented. ``tokens`` (with ``words``) are the texts' tokens already made, say
@@ -321,7 +322,7 @@ def _count_words(texts: Sequence[Source], processes: int) -> _Counts:
     """
     if processes < 2 or len(texts) < PARALLEL_MIN_ROWS or not can_fork():
         return _tokens(texts)
-    from router.text import init
+    from router.core.text import init
 
     init()  # load the dictionary once, before the fork, rather than in both processes
     sizes = np.cumsum([_size(t) for t in texts])
@@ -354,7 +355,7 @@ def _count_words(texts: Sequence[Source], processes: int) -> _Counts:
 
 def _tokens(texts: Sequence[Source]) -> _Counts:
     """The same, on one process: the tokens the router reads (see :func:`tfidf_rows`)."""
-    from router.text import tokenize
+    from router.core.text import tokenize
 
     with paused():
         tokens = [tokenize(_text(t)) for t in texts]
@@ -375,7 +376,7 @@ def _indexed(tokens: Sequence[Sequence[str]]) -> _Counts:
 def _text(source: Source) -> str:
     if isinstance(source, str):
         return source
-    from router.text import prepare
+    from router.core.text import prepare
 
     return prepare(*source)
 
@@ -384,3 +385,67 @@ def _size(source: Source) -> int:
     if isinstance(source, str):
         return len(source)
     return sum(len(part) for part in source if part)
+
+
+@dataclass(frozen=True)
+class MergeGroup:
+    """Rows about the same issue; ``duplicates`` maps a row to the earlier row it copies."""
+
+    name: str
+    positions: tuple[int, ...]
+    duplicates: dict[int, int]
+    max_similarity: float
+
+    @property
+    def kind(self) -> str:
+        if len(self.duplicates) == len(self.positions) - 1:
+            return "重复"
+        return "重复+相关" if self.duplicates else "相关"
+
+
+def group_similar(
+    texts: Sequence[Source],
+    duplicate: float,
+    related: float,
+    *,
+    processes: int = 1,
+    tokens: Sequence[Sequence[str]] | None = None,
+) -> list[MergeGroup]:
+    """并案 groups: connected rows whose similarity reaches ``related``; copies marked.
+
+    Positions are indices into ``texts`` (prepared texts, or (title, body) pairs, which are
+    then prepared on the process that segments them); a row is a duplicate of the earliest
+    row in its group it resembles at ``duplicate`` or more. ``processes`` > 1 lets a large
+    batch use a second, forked process; ``tokens``, each text's tokens from routing it, spare
+    segmenting the texts again.
+    """
+    n = len(texts)
+    if n < 2:
+        return []
+    rows = tfidf_rows(texts, words=True, processes=processes, tokens=tokens)
+    i, j, sim = cosine_pair_arrays(rows, min(related, duplicate), processes=processes)
+    if i.size == 0:
+        return []
+    edges = sparse.coo_matrix((np.ones(i.size), (i, j)), shape=(n, n))
+    count, label = connected_components(edges, directed=False)
+    size = np.bincount(label, minlength=count)
+    root = np.full(count, n)
+    np.minimum.at(root, label, np.arange(n))
+    top = np.zeros(count)
+    np.maximum.at(top, label[i], sim)
+    copy = sim >= duplicate
+    first = np.lexsort((i[copy], j[copy]))  # by copy, then by the row it copies
+    copies, originals = j[copy][first], i[copy][first]
+    earliest = np.ones(copies.size, dtype=bool)
+    earliest[1:] = copies[1:] != copies[:-1]
+    best_dup = dict(zip(copies[earliest].tolist(), originals[earliest].tolist(), strict=True))
+    members = np.argsort(label, kind="stable")
+    bounds = np.r_[0, np.cumsum(size)]
+    groups: list[MergeGroup] = []
+    for k in sorted(np.flatnonzero(size > 1).tolist(), key=lambda k: int(root[k])):
+        positions = tuple(members[bounds[k] : bounds[k + 1]].tolist())
+        dups = {p: best_dup[p] for p in positions if p in best_dup}
+        groups.append(
+            MergeGroup(f"并案{len(groups) + 1}", positions, dups, round(float(top[k]), 3))
+        )
+    return groups

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from router.core.text import prepare
 from router.labels import LabelSet, load_labels
-from router.text import prepare
 
 COLUMNS = ("id", "title", "content", "unit", "co_units", "jurisdiction", "departments", "note")
 JURISDICTIONS = ("police", "partial", "outside")

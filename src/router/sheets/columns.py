@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:
-    from router.tables import Table
+    from router.sheets.read import Table
 
 __all__ = [
     "ALIASES",

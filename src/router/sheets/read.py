@@ -28,7 +28,7 @@ from xml.etree import ElementTree
 
 import pandas as pd
 
-from router.columns import column_letter, header_key, header_score, role_of
+from router.sheets.columns import column_letter, header_key, header_score, role_of
 
 __all__ = ["EXTENSIONS", "Table", "TableError", "read_table", "read_table_bytes"]
 

@@ -13,15 +13,16 @@ import pandas as pd
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
-from router.dataset import load_corpus, split_corpus, split_list
-from router.evaluate import classification_metrics, write_plots
+from router.core.routing import Router, Thresholds, route_many
+from router.core.rules import RuleBook, load_rules
+from router.core.suggestion import Decision
+from router.core.text import prepare
 from router.labels import LabelSet, load_labels
-from router.model import ModelConfig, TextModel
-from router.registry import Registry, file_sha256
-from router.routing import Decision, Router, Thresholds, route_many
-from router.rules import RuleBook, load_rules
+from router.learn.dataset import load_corpus, split_corpus, split_list
+from router.learn.evaluate import classification_metrics, write_plots
+from router.learn.fit import ModelConfig, TextModel
+from router.learn.registry import Registry, file_sha256
 from router.settings import Settings
-from router.text import prepare
 
 Say = Callable[[str], None]
 
@@ -86,7 +87,7 @@ def evaluate_model(
     title_only = classification_metrics(
         list(test["label"]), model.predict_proba(titles), model.classes
     )
-    router = Router(model, version, rules, labels, Thresholds.from_settings(settings))
+    router = Router(model.scorer, version, rules, labels, Thresholds.from_settings(settings))
     decisions = [
         d
         for d in route_many(router, list(zip(test["title"], test["content"], strict=True)))

@@ -10,26 +10,23 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, Field
 
-from router.collector import paused
+from router.core.parallel import WarmPool, Worker, WorkerError, can_fork, paused
+from router.core.rules import RuleBook, RuleHit
+from router.core.scorer import Scorer
+from router.core.suggestion import (
+    Decision,
+    InputError,
+    Jurisdiction,
+)
+from router.core.text import prepare
 from router.labels import LabelSet
-from router.model import TextModel
-from router.rules import RuleBook, RuleHit
-from router.text import prepare
-from router.workers import WarmPool, Worker, WorkerError, can_fork
 
 if TYPE_CHECKING:
     from router.settings import Settings
-
-Jurisdiction = Literal["police", "partial", "outside"]
-
-
-class InputError(ValueError):
-    """The text cannot be routed; the message is for the dispatcher (Chinese)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +39,7 @@ class Thresholds:
     partial_outside: float = 0.05
     partial_words: int = 2
     department: float = 0.5
+    bulk_confidence: float = 0.9
     max_chars: int = 20_000
 
     @classmethod
@@ -54,55 +52,11 @@ class Thresholds:
         )
 
 
-class Scored(BaseModel):
-    unit: str
-    confidence: float
-
-
-class EvidenceOut(BaseModel):
-    word: str
-    start: int = Field(description="Offset in the normalised text (title, newline, content).")
-    end: int
-    rule: str
-    departments: list[str]
-
-
-class OutsidePart(BaseModel):
-    departments: list[str]
-    part: str
-    words: list[str]
-    basis: Literal["rules", "model"] = Field(
-        default="rules", description="Keyword evidence, or the department model alone."
-    )
-
-
-class Term(BaseModel):
-    term: str
-    weight: float
-
-
-class Decision(BaseModel):
-    unit: str | None = Field(description="Lead unit; null when wholly outside police jurisdiction.")
-    unit_name: str | None
-    confidence: float
-    alternatives: list[Scored]
-    co_units: list[str]
-    jurisdiction: Jurisdiction
-    outside_probability: float
-    departments: list[str]
-    outside_parts: list[OutsidePart]
-    evidence: list[EvidenceOut]
-    needs_review: bool
-    review_reasons: list[str]
-    top_terms: list[Term]
-    model_version: str
-
-
 @dataclass(frozen=True)
 class Router:
     """What a decision needs: a fitted model, its version, the rules and the label set."""
 
-    model: TextModel
+    model: Scorer
     version: str
     rules: RuleBook
     labels: LabelSet
@@ -114,7 +68,7 @@ def check_text(title: str | None, content: str | None, max_chars: int) -> str:
     if not text:
         raise InputError("标题和内容不能同时为空。")
     if len(text) > max_chars:
-        raise InputError(f"文本过长：{len(text)} 字，上限为 {max_chars} 字。")
+        raise InputError(f"文本过长：{len(text)} 字，上限为 {max_chars} 字。", "too_long")
     return text
 
 
@@ -278,7 +232,7 @@ def _decide_many(
     with paused(len(texts)):
         proba, x, dept = router.model.score_many(texts, words_out)
         chosen = proba.argmax(axis=1)  # the first of equal maxima, as the stable sort below
-        terms = router.model.scorer.top_terms(x, chosen)
+        terms = router.model.top_terms(x, chosen)
         gates = router.rules.candidates(texts)
         rows = proba.tolist()  # plain floats: per-item work on eight numbers is faster in Python
         dept_rows = dept.tolist() if dept is not None else [None] * len(texts)
@@ -387,6 +341,7 @@ def _decide(
             "outside_parts": parts,
             "evidence": evidence,
             "needs_review": bool(reasons),
+            "bulk_confirmable": not reasons and confidence >= th.bulk_confidence,
             "review_reasons": reasons,
             "top_terms": [{"term": t, "weight": w} for t, w in terms],
             "model_version": router.version,

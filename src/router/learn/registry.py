@@ -8,7 +8,7 @@ Layout::
 
 A version is written to a temporary folder and renamed into place, so a crash never leaves a
 half-written version; the ``current`` pointer is replaced atomically. The artifact is the
-fitted model as plain arrays (:mod:`router.scorer`), never a pickle, so loading it cannot
+fitted model as plain arrays (:mod:`router.core.scorer`), never a pickle, so loading it cannot
 run code and needs no scikit-learn. Loading checks the artifact's checksum and the
 segmenter it was built with, and only ever reads a folder inside the registry.
 """
@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from router import __version__
-from router.model import ModelConfig, TextModel
-from router.scorer import Scorer, ScorerError
+from router.core.scorer import Scorer, ScorerError
+from router.learn.fit import ModelConfig, TextModel
 
 ARTIFACT = "model.npz"
 LEGACY_ARTIFACT = "model.joblib"  # a pickle of scikit-learn objects, as first written

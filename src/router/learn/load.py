@@ -1,15 +1,15 @@
-"""Getting a ready :class:`~router.routing.Router`: load the serving model, train one if none."""
+"""Getting a ready :class:`~router.core.routing.Router`: load the serving model, train one if none."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from router.core.routing import Router, Thresholds
+from router.core.rules import load_rules
+from router.core.text import init as init_text
 from router.labels import load_labels
-from router.registry import Registry
-from router.routing import Router, Thresholds
-from router.rules import load_rules
+from router.learn.registry import Registry
 from router.settings import Settings
-from router.text import init as init_text
 
 
 def ensure_model(settings: Settings, say: Callable[[str], None] = lambda _m: None) -> str:
@@ -19,7 +19,9 @@ def ensure_model(settings: Settings, say: Callable[[str], None] = lambda _m: Non
     if current is not None:
         return current
     say(f"注册表 {settings.models_path} 中还没有模型，正在用 {settings.corpus} 训练默认模型……")
-    from router.train import train  # scikit-learn and pandas: only when there is training to do
+    from router.learn.train import (
+        train,  # scikit-learn and pandas: only when there is training to do
+    )
 
     result = train(settings, cv=False, say=say)
     say(f"已训练并启用模型 {result.version}。")
@@ -34,7 +36,7 @@ def load_router(
         version = ensure_model(settings, say)
     loaded = Registry(settings.models_path).load(version)
     return Router(
-        loaded.model,
+        loaded.model.scorer,
         loaded.version,
         load_rules(),
         load_labels(),

@@ -1,7 +1,7 @@
 """The one text pipeline: normalise, then segment with a domain dictionary.
 
 Training and serving both call :func:`prepare` and :func:`tokenize` (serving through
-:mod:`router.scorer`, which folds :func:`tokenize`'s filter into its vocabulary lookup).
+:mod:`router.core.scorer`, which folds :func:`tokenize`'s filter into its vocabulary lookup).
 
 Segmentation uses jieba's algorithm without the HMM step. The default backend is ``rjieba``
 (a Rust port, same dictionary, about twenty times faster); ``jieba`` itself is kept as the

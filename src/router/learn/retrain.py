@@ -18,14 +18,14 @@ from typing import Any
 import pandas as pd
 from filelock import FileLock, Timeout
 
-from router.dataset import load_corpus, split_corpus
-from router.evaluate import write_plots
+from router.core.rules import load_rules
+from router.core.text import prepare
 from router.labels import LabelSet, load_labels
-from router.registry import Registry, RegistryError
-from router.rules import load_rules
+from router.learn.dataset import load_corpus, split_corpus
+from router.learn.evaluate import write_plots
+from router.learn.registry import Registry, RegistryError
+from router.learn.train import DEFAULT_CONFIG, cross_validate, evaluate_model, fit_frame
 from router.settings import Settings
-from router.text import prepare
-from router.train import DEFAULT_CONFIG, cross_validate, evaluate_model, fit_frame
 
 Say = Callable[[str], None]
 EVAL_FILE = "frozen_eval.csv"
@@ -93,8 +93,8 @@ def ledger_examples(settings: Settings) -> list[Example]:
 
 def file_examples(path: Path) -> list[Example]:
     """Labelled rows of a past session's ledger, read with the batch column rules."""
-    from router.columns import find_columns
-    from router.tables import TableError, read_table
+    from router.sheets.columns import find_columns
+    from router.sheets.read import TableError, read_table
 
     try:
         table = read_table(path)

@@ -3,7 +3,7 @@
 It predicts one of the seven units or the outside label. The linear weights also explain a
 decision: the terms whose TF-IDF value times weight pushed hardest towards the chosen class.
 
-scikit-learn fits the model; a fitted model is then kept as a :class:`~router.scorer.Scorer`
+scikit-learn fits the model; a fitted model is then kept as a :class:`~router.core.scorer.Scorer`
 (plain arrays), which is what predicts. scikit-learn is imported only to fit, so serving
 never loads it.
 """
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from scipy import sparse
 
-from router.scorer import Scorer
-from router.text import tokenize
+from router.core.scorer import Scorer
+from router.core.text import tokenize
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -161,14 +161,6 @@ class TextModel:
         pipe.named_steps["clf"].fit(x, list(labels))
         dept = DepartmentModel.fit(x, departments) if departments is not None else None
         return cls(Scorer.from_fitted(pipe, dept), config, pipe)
-
-    def score_many(
-        self, texts: Sequence[str], words_out: list[list[str]] | None = None
-    ) -> tuple[np.ndarray, sparse.csr_matrix, np.ndarray | None]:
-        """Unit probabilities, TF-IDF rows and department probabilities of normalised texts
-        (and their tokens into ``words_out``, when given)."""
-        x = self.scorer.transform(texts, words_out)
-        return self.scorer.proba(x), x, self.scorer.department_proba(x)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.scorer.proba(self.scorer.transform(texts))

@@ -7,8 +7,8 @@ from typing import Any
 import pandas as pd
 
 from router.labels import load_labels
-from router.registry import Registry
-from router.retrain import frozen_eval
+from router.learn.registry import Registry
+from router.learn.retrain import frozen_eval
 from router.settings import Settings
 
 

@@ -1,6 +1,6 @@
 """Jurisdiction rules: keyword patterns, kept as data, that flag what is not police business.
 
-The rules only find evidence; :mod:`router.routing` weighs it against the model.
+The rules only find evidence; :mod:`router.core.routing` weighs it against the model.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The fitted model's arithmetic on plain arrays: what serving loads instead of scikit-learn.
 
-Training fits scikit-learn's TF-IDF vectorizers and linear models (:mod:`router.model`). A
+Training fits scikit-learn's TF-IDF vectorizers and linear models (:mod:`router.learn.fit`). A
 prediction needs only their n-gram vocabularies, idf, weights and calibration, kept here as
 numpy arrays in one ``.npz`` file that loads without pickle and without importing
 scikit-learn, so a process that routes starts in a fraction of the time and memory.
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from router.text import kept, raw_tokens
+from router.core.text import kept, raw_tokens
 
 FORMAT = 1
 BITS = 21  # a code point (plus one) or a token id fits in 21 bits, three of them in 63
@@ -282,7 +282,7 @@ class Scorer:
     ) -> sparse.csr_matrix:
         """TF-IDF rows (float32) of normalised texts, as the fitted vectorizers compute them.
 
-        ``words_out`` receives each text's tokens (:func:`router.text.tokenize`), for callers
+        ``words_out`` receives each text's tokens (:func:`router.core.text.tokenize`), for callers
         that need them too, such as 并案 after routing a ledger.
         """
         n = len(texts)
@@ -339,6 +339,14 @@ class Scorer:
         return _tfidf(docs_all, cols_all, n, part)
 
     # -- probabilities ---------------------------------------------------------------------
+    def score_many(
+        self, texts: Sequence[str], words_out: list[list[str]] | None = None
+    ) -> tuple[np.ndarray, sparse.csr_matrix, np.ndarray | None]:
+        """Unit probabilities, TF-IDF rows and department probabilities of normalised texts
+        (and their tokens into ``words_out``, when given)."""
+        x = self.transform(texts, words_out)
+        return self.proba(x), x, self.department_proba(x)
+
     def proba(self, x: sparse.csr_matrix) -> np.ndarray:
         """Calibrated unit probabilities of TF-IDF rows (one row per text)."""
         scores = np.asarray(x @ self.weights, dtype=np.float64) + self.intercept
@@ -574,7 +582,7 @@ class Scorer:
 
 def _part_from_vectorizer(vec: Any, tokens: dict[str, int]) -> _Part:
     """One fitted TfidfVectorizer as keys and idf; word tokens are added to ``tokens``."""
-    from router.text import tokenize as our_tokenizer
+    from router.core.text import tokenize as our_tokenizer
 
     lo, hi = vec.ngram_range
     plain = (
