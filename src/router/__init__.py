@@ -24,7 +24,17 @@ _EXPORTS = {
     "get_settings": "router.settings",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "Decision",
+    "InputError",
+    "Router",
+    "Settings",
+    "__version__",
+    "get_settings",
+    "load_router",
+    "route",
+    "route_many",
+]
 
 if TYPE_CHECKING:
     from router.core.routing import Router, route, route_many
