@@ -25,7 +25,8 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
-CORPUS = ROOT / "data" / "corpus" / "proposals.csv"
+CORPUS = ROOT / "data" / "corpus"
+PROPOSALS = CORPUS / "proposals.csv"  # one file of it, for benches that need plain rows
 SHARED = ROOT.parent / "shared"
 TIPDM = SHARED / "data" / "tipdm2020"
 

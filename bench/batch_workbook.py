@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import CORPUS, ROOT, TIPDM, report, settings_for, trained_home
+from _common import PROPOSALS, ROOT, TIPDM, report, settings_for, trained_home
 
 
 def ledger_rows(rows: int) -> tuple[list[tuple[str, str]], str]:
@@ -42,7 +42,7 @@ def ledger_rows(rows: int) -> tuple[list[tuple[str, str]], str]:
         if len(pairs) >= rows:
             return pairs[:rows], source
     print("SKIP real texts: ../shared/data/tipdm2020 is absent; resampling the shipped corpus")
-    df = pd.read_csv(CORPUS, dtype=str, keep_default_na=False)
+    df = pd.read_csv(PROPOSALS, dtype=str, keep_default_na=False)
     df = df.sample(n=rows, replace=rows > len(df), random_state=0)
     return list(zip(df["title"], df["content"], strict=True)), "the shipped corpus, resampled"
 

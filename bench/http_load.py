@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import BENCH, CORPUS, Server, report, trained_home, tree_memory_mb
+from _common import BENCH, PROPOSALS, Server, report, trained_home, tree_memory_mb
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
@@ -33,7 +33,7 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 def bodies(limit: int = 300) -> list[dict[str, str]]:
     import pandas as pd
 
-    df = pd.read_csv(CORPUS, dtype=str, keep_default_na=False).head(limit)
+    df = pd.read_csv(PROPOSALS, dtype=str, keep_default_na=False).head(limit)
     return [{"title": t, "content": c} for t, c in zip(df["title"], df["content"], strict=True)]
 
 

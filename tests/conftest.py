@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 
 from router.core.routing import Router
-from router.learn.dataset import load_corpus
+from router.learn.dataset import COLUMNS, load_corpus
 from router.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "data" / "corpus" / "proposals.csv"
+CORPUS = ROOT / "data" / "corpus"
 
 
 def require_or_skip(reason: str) -> None:
@@ -61,7 +61,7 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A stratified 700-row sample of the corpus: enough to train on, quick to train."""
     from sklearn.model_selection import train_test_split
 
-    df = pd.read_csv(CORPUS, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    df = load_corpus(CORPUS)[list(COLUMNS)]
     label = df["unit"].where(df["jurisdiction"] != "outside", "outside")
     sample, _ = train_test_split(df, train_size=700, random_state=0, stratify=label)
     path = tmp_path_factory.mktemp("small") / "proposals.csv"
@@ -118,6 +118,9 @@ class AppClient:
 
     def post(self, url: str, **kwargs: Any) -> Any:
         return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> Any:
+        return self.request("PUT", url, **kwargs)
 
     def close(self) -> None:
         try:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from router.labels import load_labels
-from router.learn.dataset import COLUMNS, load_corpus, split_list
+from router.learn.dataset import COLUMNS, corpus_files, load_corpus, split_list
 from router.sheets.merge import jaccard_pairs, max_jaccard
 from tests.conftest import CORPUS
 
 # Two rows whose character 5-gram sets overlap this much are paraphrases, not two proposals.
 NEAR_DUPLICATE_JACCARD = 0.5
+# Style alone (lengths, person, register markers) may not separate outside items better than this.
+STYLE_AUC_LIMIT = 0.65
 
 
-def test_file_opens_in_excel_as_utf8_with_bom() -> None:
-    assert CORPUS.read_bytes()[:3] == b"\xef\xbb\xbf"
+def test_files_open_in_excel_as_utf8_with_bom() -> None:
+    files = corpus_files(CORPUS)
+    assert len(files) >= 1
+    for path in files:
+        assert path.read_bytes()[:3] == b"\xef\xbb\xbf", path.name
 
 
 def test_schema_and_vocabulary(corpus: pd.DataFrame) -> None:
@@ -72,3 +78,58 @@ def test_similarity_measure_catches_a_paraphrase() -> None:
     assert max_jaccard([a, b])[2] >= NEAR_DUPLICATE_JACCARD
     assert max_jaccard([a, c])[2] < 0.1
     assert load_corpus(CORPUS).shape[0] > 0
+
+
+_STYLE_MARKERS = (
+    "我",
+    "我们",
+    "我家",
+    "代表",
+    "委员",
+    "建议",
+    "希望",
+    "盼复",
+    "谢谢",
+    "请问",
+    "关于",
+    "反映",
+    "？",
+    "！",
+    "\n",
+)
+
+
+def style_features(titles: list[str], contents: list[str]) -> np.ndarray:
+    """What a text's register shows regardless of its topic: lengths, person, markers."""
+    rows = []
+    for title, content in zip(titles, contents, strict=True):
+        text = title + content
+        rows.append(
+            [
+                np.log1p(len(title)),
+                np.log1p(len(content)),
+                float(not content),
+                float(title.endswith(("建议", "提案"))),
+                *(text.count(m) / (1 + len(text) / 100) for m in _STYLE_MARKERS),
+            ]
+        )
+    return np.array(rows)
+
+
+def test_style_does_not_predict_jurisdiction(corpus: pd.DataFrame) -> None:
+    """A classifier that sees only style (length, person, register markers) cannot tell police
+    items from outside ones: each register carries both, in the same voice."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import cross_val_predict
+
+    x = style_features(list(corpus["title"]), list(corpus["content"]))
+    y = (corpus["jurisdiction"] == "outside").to_numpy()
+    proba = cross_val_predict(
+        LogisticRegression(max_iter=2000), x, y, cv=5, method="predict_proba"
+    )[:, 1]
+    auc = roc_auc_score(y, proba)
+    assert auc < STYLE_AUC_LIMIT, f"style alone separates outside items: AUC {auc:.3f}"
+    # the registers themselves are there: style does tell a short summary from a long message
+    long_message = (corpus["content"].str.len() >= 200).to_numpy()
+    assert 0.95 < roc_auc_score(long_message, x[:, 1])

@@ -68,3 +68,36 @@ def test_unknown_department_or_bad_pattern_is_refused() -> None:
         )
     with pytest.raises(RulesError, match="没有任何模式"):
         parse_rules({"rules": [{"id": "x", "departments": ["住建局"]}]}, {"住建局"})
+
+
+def _rule_examples() -> list[tuple[str, str, bool]]:
+    from importlib import resources
+
+    import yaml
+
+    raw = yaml.safe_load(
+        resources.files("router").joinpath("resources/jurisdiction_rules.yaml").read_text("utf-8")
+    )
+    cases = []
+    for rule in raw["rules"]:
+        for sentence in rule["examples"]["match"]:
+            cases.append((rule["id"], sentence, True))
+        for sentence in rule["examples"]["no_match"]:
+            cases.append((rule["id"], sentence, False))
+    return cases
+
+
+def test_every_rule_has_a_table_of_phrasings() -> None:
+    cases = _rule_examples()
+    ids = {r.id for r in load_rules().rules}
+    assert {c[0] for c in cases if c[2]} == ids
+    assert {c[0] for c in cases if not c[2]} == ids
+
+
+@pytest.mark.parametrize(("rule_id", "sentence", "should"), _rule_examples())
+def test_rule_phrasings(rule_id: str, sentence: str, should: bool) -> None:
+    """Each rule's own table: the phrasings it must match, and those it must leave alone."""
+    from router.core.text import prepare
+
+    hit = {h.rule.id for h in load_rules().match(prepare(sentence, None))}
+    assert (rule_id in hit) == should, (rule_id, sentence, sorted(hit))

@@ -24,6 +24,11 @@ models_app = typer.Typer(help="模型注册表：列出、启用、回退。", n
 app.add_typer(models_app, name="models")
 db_app = typer.Typer(help="台帐数据库：结构升级。", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+local_app = typer.Typer(
+    help="本地职责：各地分工不同的事项（网吧、校园欺凌、高空抛物……）由本局设定承办方。",
+    no_args_is_help=True,
+)
+app.add_typer(local_app, name="jurisdiction")
 
 err = Console(stderr=True)
 out = Console()
@@ -90,7 +95,8 @@ def evaluate(
         bool, typer.Option("--compare", help="在训练集上交叉验证比较候选模型配置")
     ] = False,
 ) -> None:
-    """在固定的留出集上评估模型：各单位 P/R/F1、宏 F1、仅标题、ECE、95% 准确率下的覆盖率。"""
+    """在固定的留出集上评估模型：各单位 P/R/F1、宏 F1、仅标题、ECE、95% 准确率下的覆盖率；
+    本机有真实留言验证集时（ROUTER_REAL_DEV_DIR），也报告真实文本上的各项指标。"""
     from router.learn.load import ensure_model
     from router.learn.registry import Registry, RegistryError
 
@@ -107,12 +113,37 @@ def evaluate(
         registry.load(version)
     except RegistryError as exc:
         raise _fail(str(exc)) from exc
+    real = _real_text_metrics(settings, version)
     if as_json:
-        sys.stdout.write(
-            json.dumps({"version": version, **metrics}, ensure_ascii=False, indent=2) + "\n"
-        )
+        payload = {"version": version, **metrics, "real_text": real}
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
         return
     _print_metrics(version, metrics)
+    if real is None:
+        out.print("真实留言验证集：本机没有（ROUTER_REAL_DEV_DIR），跳过。")
+    else:
+        _print_real(real)
+
+
+def _real_text_metrics(settings: Settings, version: str) -> dict[str, Any] | None:
+    from router.learn.load import load_router
+    from router.learn.realtext import evaluate_real
+
+    if settings.real_dev_dir is None:
+        return None
+    return evaluate_real(load_router(settings, version), settings.real_dev_dir)
+
+
+def _print_real(m: dict[str, Any]) -> None:
+    out.print(
+        f"真实留言验证集（{m['items']} 条：公安 {m['police_items']}，职责外 {m['outside_items']}）："
+        f"单位准确率 {m['unit_accuracy']:.3f}，职责外识别 {m['outside_recall']:.3f}，"
+        f"公安事项误判为职责外 {m['police_called_outside']:.3f}，ECE {m['ece']:.3f}"
+    )
+    out.print(
+        f"可批量确认：{m['bulk_coverage']:.1%} 的事项，其中正确 {m['bulk_accuracy']:.1%}；"
+        f"需人工复核 {m['review_share']:.1%}"
+    )
 
 
 def _print_metrics(version: str, m: dict[str, Any]) -> None:
@@ -552,6 +583,88 @@ def models_rollback() -> None:
     except RegistryError as exc:
         raise _fail(str(exc)) from exc
     out.print(f"已回退到模型 {version}。")
+
+
+# -- local jurisdiction -------------------------------------------------------------------
+@local_app.command("list")
+def jurisdiction_list() -> None:
+    """列出各地分工不同的事项、候选承办方和本局的设定。"""
+    from router.core.local import LocalJurisdiction, load_topics
+
+    choices = LocalJurisdiction(_settings().local_jurisdiction_path).choices()
+    table = Table(title="本地职责设定")
+    for col in ("事项", "名称", "候选承办方", "本局设定", "设定人", "设定时间"):
+        table.add_column(col)
+    for t in load_topics():
+        c = choices.get(t.id)
+        table.add_row(
+            t.id,
+            t.name,
+            "、".join(t.candidates),
+            c.handler if c else "未设定（提示人工复核）",
+            c.by if c else "",
+            c.at if c else "",
+        )
+    out.print(table)
+
+
+def _set_local(topic: str, handler: str | None, by: str | None, reason: str) -> None:
+    import getpass
+
+    from router.core.local import LocalError, set_choice
+
+    path = _settings().local_jurisdiction_path
+    assert path is not None
+    try:
+        entry = set_choice(path, topic, handler, by=by or getpass.getuser(), reason=reason)
+    except LocalError as exc:
+        raise _fail(str(exc), EXIT_INPUT) from exc
+    what = f"由 {handler} 承办" if handler else "取消本地设定，恢复提示人工复核"
+    out.print(f"“{entry['name']}”已设为{what}（第 {entry['version']} 版，{entry['by']}）。")
+
+
+@local_app.command("set")
+def jurisdiction_set(
+    topic: Annotated[str, typer.Argument(help="事项编号，见 router jurisdiction list")],
+    handler: Annotated[str, typer.Argument(help="候选承办方之一")],
+    by: Annotated[str | None, typer.Option("--by", help="设定人，默认为当前系统用户")] = None,
+    reason: Annotated[str, typer.Option("--reason", help="设定依据，如文件号")] = "",
+) -> None:
+    """设定某一事项的本地承办方；此后的分办建议按此设定，并注明依据。"""
+    _set_local(topic, handler, by, reason)
+
+
+@local_app.command("clear")
+def jurisdiction_clear(
+    topic: Annotated[str, typer.Argument(help="事项编号")],
+    by: Annotated[str | None, typer.Option("--by", help="设定人，默认为当前系统用户")] = None,
+    reason: Annotated[str, typer.Option("--reason", help="取消的原因")] = "",
+) -> None:
+    """取消某一事项的本地设定。"""
+    _set_local(topic, None, by, reason)
+
+
+@local_app.command("history")
+def jurisdiction_history() -> None:
+    """本地职责设定的全部变更记录。"""
+    from router.core.local import history
+
+    path = _settings().local_jurisdiction_path
+    assert path is not None
+    table = Table(title="本地职责变更记录")
+    for col in ("版本", "事项", "原设定", "新设定", "设定人", "时间", "依据"):
+        table.add_column(col)
+    for e in history(path):
+        table.add_row(
+            str(e["version"]),
+            e["name"],
+            e["previous"] or "未设定",
+            e["handler"] or "未设定",
+            e["by"],
+            e["at"],
+            e["reason"],
+        )
+    out.print(table)
 
 
 # -- serve / db ---------------------------------------------------------------------------

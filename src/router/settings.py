@@ -39,9 +39,20 @@ class Settings(BaseSettings):
         default="Asia/Shanghai", description="The office's calendar: due dates and overdue."
     )
 
-    review_confidence: float = 0.6
-    review_margin: float = 0.15
-    co_unit_threshold: float = 0.2
+    # Operating points: unset means the shipped values (resources/thresholds.yaml, chosen on
+    # real validation text by scripts/choose_thresholds.py).
+    review_confidence: float | None = None
+    review_margin: float | None = None
+    co_unit_threshold: float | None = None
+    bulk_confidence: float | None = None
+    unfamiliar_similarity: float | None = None
+    local_jurisdiction_path: Path | None = Field(
+        default=None, description="The bureau's own handlers for contested topics (本地职责)."
+    )
+    real_dev_dir: Path | None = Field(
+        default=None,
+        description="Real validation messages (dev_labels.csv), when this machine has them.",
+    )
     # 并案: TF-IDF cosine over words, fitted on the batch; measured in bench/merge_thresholds.py
     duplicate_threshold: float = 0.8
     related_threshold: float = 0.35
@@ -57,7 +68,12 @@ class Settings(BaseSettings):
         if self.models_dir is None:
             self.models_dir = self.home / "models"
         if self.corpus_path is None:
-            self.corpus_path = self.home / "data" / "corpus" / "proposals.csv"
+            self.corpus_path = self.home / "data" / "corpus"
+        if self.local_jurisdiction_path is None:
+            self.local_jurisdiction_path = self.home / "local_jurisdiction.json"
+        if self.real_dev_dir is None:
+            candidate = self.home.parent / "shared" / "data" / "tipdm2020"
+            self.real_dev_dir = candidate if candidate.is_dir() else None
         if self.database_url is None:
             self.database_url = f"sqlite:///{self.home / 'ledger.db'}"
         return self

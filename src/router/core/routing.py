@@ -8,12 +8,16 @@ should look: low confidence, a close second, or rules and model that disagree.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import yaml
 
+from router.core.local import CONTESTED, LocalJurisdiction, LocalMatch
 from router.core.parallel import WarmPool, Worker, WorkerError, can_fork, paused
 from router.core.rules import RuleBook, RuleHit
 from router.core.scorer import Scorer
@@ -31,24 +35,46 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Thresholds:
+    """Operating points; the shipped values are chosen on real text (resources/thresholds.yaml)."""
+
     review_confidence: float = 0.6
     review_margin: float = 0.15
     co_unit: float = 0.2
-    # Chosen by 5-fold cross-validation on the training split (jurisdiction macro-F1 0.78,
-    # department named right for 64% of outside and partial items; rules alone: 50%).
+    # a rule hit makes a police item partial when the model gives outside this much, or when
+    # the rules found this many distinct words
     partial_outside: float = 0.05
     partial_words: int = 2
     department: float = 0.5
     bulk_confidence: float = 0.9
+    thin_chars: int = 10  # fewer meaningful characters than this: too little to judge
+    thin_cap: float = 0.5  # the confidence such a text can have at most
+    unfamiliar: float = 0.0  # below this similarity to every training text: review
+    outside_floor: float = 0.0  # "outside" stands only this sure; below, the best police unit
     max_chars: int = 20_000
 
     @classmethod
+    def shipped(cls) -> Thresholds:
+        raw = yaml.safe_load(
+            resources.files("router.resources").joinpath("thresholds.yaml").read_text("utf-8")
+        )
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in names})
+
+    @classmethod
     def from_settings(cls, settings: Settings) -> Thresholds:
-        return cls(
-            review_confidence=settings.review_confidence,
-            review_margin=settings.review_margin,
-            co_unit=settings.co_unit_threshold,
+        """The shipped operating points, with whatever the settings override."""
+        base = cls.shipped()
+        overrides: dict[str, Any] = {
+            "review_confidence": settings.review_confidence,
+            "review_margin": settings.review_margin,
+            "co_unit": settings.co_unit_threshold,
+            "bulk_confidence": settings.bulk_confidence,
+            "unfamiliar": settings.unfamiliar_similarity,
+        }
+        return replace(
+            base,
             max_chars=settings.max_text_chars,
+            **{k: v for k, v in overrides.items() if v is not None},
         )
 
 
@@ -61,6 +87,7 @@ class Router:
     rules: RuleBook
     labels: LabelSet
     thresholds: Thresholds = Thresholds()
+    local: LocalJurisdiction | None = None
 
 
 def check_text(title: str | None, content: str | None, max_chars: int) -> str:
@@ -234,10 +261,22 @@ def _decide_many(
         chosen = proba.argmax(axis=1)  # the first of equal maxima, as the stable sort below
         terms = router.model.top_terms(x, chosen)
         gates = router.rules.candidates(texts)
+        familiar = router.model.familiarity(x)
+        near = familiar.tolist() if familiar is not None else [None] * len(texts)
         rows = proba.tolist()  # plain floats: per-item work on eight numbers is faster in Python
         dept_rows = dept.tolist() if dept is not None else [None] * len(texts)
+        choices = router.local.choices() if router.local is not None else {}
         return [
-            _decide(router, text, rows[j], terms[j], dept_rows[j], gates[j])
+            _decide(
+                router,
+                text,
+                rows[j],
+                terms[j],
+                dept_rows[j],
+                gates[j],
+                near[j],
+                router.local.match(text, choices) if router.local is not None else [],
+            )
             for j, text in enumerate(texts)
         ]
 
@@ -249,6 +288,8 @@ def _decide(
     terms: list[tuple[str, float]],
     dept_proba: list[float] | None = None,
     rule_gate: int | None = None,
+    familiarity: float | None = None,
+    local: Sequence[LocalMatch] = (),
 ) -> Decision:
     th, labels, classes = router.thresholds, router.labels, router.model.classes
     outside = labels.outside
@@ -261,6 +302,10 @@ def _decide(
     learned = _learned_department(router, dept_proba, th.department)
     reasons: list[str] = []
 
+    unsure_outside = classes[top] == outside and p_out < th.outside_floor and bool(police)
+    if unsure_outside:
+        top = police[0]
+        reasons.append(f"模型倾向非公安职责但把握不足（{p_out:.2f}）")
     if classes[top] == outside:
         jurisdiction: Jurisdiction = "outside"
         unit, confidence = None, p_out
@@ -273,7 +318,7 @@ def _decide(
             reasons.append("责任部门仅由模型推断，无关键词依据")
     else:
         unit, confidence = classes[top], proba[top]
-        alternatives = [i for i in order[1:] if i != top][:2]
+        alternatives = [i for i in order if i != top][:2]
         words = {e.word for h in hits for e in h.evidence}
         if hits and (p_out >= th.partial_outside or len(words) >= th.partial_words):
             jurisdiction = "partial"
@@ -284,13 +329,58 @@ def _decide(
             departments = []
 
     second = proba[order[1]] if len(order) > 1 else 0.0
+    local_note: dict[str, Any] | None = None
+    for m in local:
+        handlers = m.topic.candidates
+        units_here = [h for h in handlers if h in classes]
+        if unit is not None and unit not in units_here and not set(handlers) & set(departments):
+            continue  # the text is about something else that merely mentions the topic
+        local_note = {
+            "topic": m.topic.id,
+            "name": m.topic.name,
+            "candidates": list(handlers),
+            "words": m.words,
+            "handler": m.choice.handler if m.choice else None,
+        }
+        if m.choice is None:
+            reasons.append(f"{CONTESTED}（{m.topic.name}：可由 {'或'.join(handlers)} 承办）")
+            break
+        # The bureau has said who handles this topic: every candidate's share goes to it.
+        share = sum(proba[classes.index(u)] for u in units_here)
+        if any(h not in classes for h in handlers):
+            share += p_out
+        handler = m.choice.handler
+        if handler in classes:
+            if unit != handler:
+                alternatives = [i for i in order if classes[i] not in (handler, outside)][:2]
+            unit = handler
+            if jurisdiction == "outside":
+                jurisdiction = "police"
+                departments = []
+        else:
+            unit, jurisdiction = None, "outside"
+            departments = [handler, *(d for d in departments if d != handler)]
+            alternatives = police[:2]
+        confidence = min(1.0, share)
+        second = 0.0
+        reasons = [r for r in reasons if not r.startswith("模型判为非公安职责")]
+        local_note["applied"] = True
+        break
+
+    thin = _meaningful_chars(text)
+    if thin < th.thin_chars:
+        confidence = min(confidence, th.thin_cap)
+        reasons.insert(0, f"文字过少（{thin} 字），难以判断")
     if confidence < th.review_confidence:
         reasons.insert(0, f"置信度偏低（{confidence:.2f}）")
-    if confidence - second < th.review_margin:
-        reasons.insert(
-            0,
-            f"第一、第二候选接近（{classes[order[0]]} {proba[order[0]]:.2f} / {classes[order[1]]} {second:.2f}）",
-        )
+    if local_note is None or not local_note.get("applied"):
+        if confidence - second < th.review_margin:
+            reasons.insert(
+                0,
+                f"第一、第二候选接近（{classes[order[0]]} {proba[order[0]]:.2f} / {classes[order[1]]} {second:.2f}）",
+            )
+    if familiarity is not None and familiarity < th.unfamiliar:
+        reasons.append(f"与以往建议差异较大（相似度 {familiarity:.2f}）")
 
     co_units = (
         [classes[i] for i in police if classes[i] != unit and proba[i] >= th.co_unit][:2]
@@ -340,10 +430,25 @@ def _decide(
             "departments": departments,
             "outside_parts": parts,
             "evidence": evidence,
+            "local": local_note,
+            "familiarity": None if familiarity is None else round(familiarity, 4),
             "needs_review": bool(reasons),
-            "bulk_confirmable": not reasons and confidence >= th.bulk_confidence,
+            "bulk_confirmable": confidence >= th.bulk_confidence
+            and all(r.startswith(_SOFT_REASONS) for r in reasons),
             "review_reasons": reasons,
             "top_terms": [{"term": t, "weight": w} for t, w in terms],
             "model_version": router.version,
         }
     )
+
+
+# Reasons that ask a person to check the department named, not the decision itself: an item
+# bulk-confirmed as outside police work still goes out with its department for the office.
+_SOFT_REASONS = ("责任部门仅由模型推断",)
+
+_NOT_MEANINGFUL = re.compile(r"[\W_]+")
+
+
+def _meaningful_chars(text: str) -> int:
+    """Characters that carry meaning: no punctuation, white space or symbols."""
+    return len(_NOT_MEANINGFUL.sub("", text))

@@ -217,6 +217,7 @@ class Scorer:
         dept_rows: np.ndarray | None = None,
         dept_weights: np.ndarray | None = None,
         dept_intercept: np.ndarray | None = None,
+        reference: sparse.csr_matrix | None = None,
     ) -> None:
         self.classes = tuple(classes)
         self.tokens = list(tokens)
@@ -250,6 +251,26 @@ class Scorer:
         self.dept_map[self.dept_rows] = np.arange(self.dept_rows.size, dtype=np.int32)
         if self.weights.shape != (self.n_features, len(self.classes)):
             raise ScorerError("weights do not match the vocabulary and classes")
+        self.reference = reference
+
+    def with_reference(self, texts: Sequence[str]) -> Scorer:
+        """Keep the training texts' word rows, so that :meth:`familiarity` can tell how far a
+        new text is from everything the model learnt from."""
+        self.reference = _unit_rows(self.transform(texts)[:, : self.word_features])
+        return self
+
+    def familiarity(self, x: sparse.csr_matrix) -> np.ndarray | None:
+        """Each row's largest cosine similarity (word n-grams) to a training text, or None
+        for a model saved without its training rows."""
+        if self.reference is None or self.reference.shape[0] == 0:
+            return None
+        rows = _unit_rows(x[:, : self.word_features])
+        sims = (rows @ self.reference.T).tocsr()
+        best = np.zeros(rows.shape[0])
+        nz = np.diff(sims.indptr) > 0
+        if nz.any():
+            best[nz] = np.maximum.reduceat(sims.data, sims.indptr[:-1][nz])
+        return best
 
     def _fresh_lookup(self) -> dict[str, int]:
         """Token -> id (>= 1); other tokens are added as seen: 0 kept, -1 dropped."""
@@ -508,6 +529,11 @@ class Scorer:
             arrays[f"idf{i}"] = p.idf
         if self.sigmoid is not None:
             arrays["sigmoid_a"], arrays["sigmoid_b"] = self.sigmoid
+        if self.reference is not None:
+            ref = self.reference
+            arrays["ref_data"] = ref.data.astype(np.float32)
+            arrays["ref_indices"] = ref.indices.astype(np.int32)
+            arrays["ref_indptr"] = ref.indptr.astype(np.int64)
         with path.open("wb") as fh:
             np.savez_compressed(fh, allow_pickle=False, **arrays)
 
@@ -537,6 +563,13 @@ class Scorer:
                 )
                 for i, spec in enumerate(meta["parts"])
             ]
+            reference = None
+            if "ref_indptr" in arrays:
+                indptr = arrays["ref_indptr"]
+                reference = sparse.csr_matrix(
+                    (arrays["ref_data"], arrays["ref_indices"], indptr),
+                    shape=(indptr.size - 1, sum(p.keys.size for p in parts if p.kind == "word")),
+                )
             scorer = cls(
                 classes=meta["classes"],
                 tokens=raw_tokens.split("\n") if raw_tokens else [],
@@ -548,6 +581,7 @@ class Scorer:
                 dept_rows=arrays["dept_rows"],
                 dept_weights=arrays["dept_weights"],
                 dept_intercept=arrays["dept_intercept"],
+                reference=reference,
             )
             scorer._check()
             return scorer
@@ -576,6 +610,15 @@ class Scorer:
             bad.append("dept_rows")
         if self.dept_weights.shape != (rows.size, d) or np.shape(self.dept_intercept) != (d,):
             bad.append("departments")
+        ref = self.reference
+        if ref is not None and (
+            ref.indptr[0] != 0
+            or ref.indptr[-1] != ref.data.size
+            or np.any(np.diff(ref.indptr) < 0)
+            or ref.data.size != ref.indices.size
+            or (ref.indices.size and (ref.indices.min() < 0 or ref.indices.max() >= ref.shape[1]))
+        ):
+            bad.append("reference")
         if bad:
             raise ScorerError(f"arrays of the wrong shape: {', '.join(bad)}")
 
@@ -626,3 +669,11 @@ def _part_from_vectorizer(vec: Any, tokens: dict[str, int]) -> _Part:
         sublinear=bool(vec.sublinear_tf),
         lowercase=bool(vec.lowercase),
     )
+
+
+def _unit_rows(x: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Rows scaled to unit length (empty rows stay empty)."""
+    x = sparse.csr_matrix(x, dtype=np.float32)
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sparse.csr_matrix(sparse.diags(1.0 / norms).astype(np.float32) @ x)

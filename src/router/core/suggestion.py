@@ -50,6 +50,17 @@ class Term(BaseModel):
     weight: float
 
 
+class LocalNote(BaseModel):
+    """A topic whose handler differs between cities (本地职责), and what the bureau set."""
+
+    topic: str
+    name: str
+    candidates: list[str]
+    words: list[str]
+    handler: str | None = Field(description="The bureau's own handler, when it has set one.")
+    applied: bool = Field(default=False, description="The decision follows the local setting.")
+
+
 class Decision(BaseModel):
     unit: str | None = Field(description="Lead unit; null when wholly outside police jurisdiction.")
     unit_name: str | None
@@ -61,6 +72,10 @@ class Decision(BaseModel):
     departments: list[str]
     outside_parts: list[OutsidePart]
     evidence: list[EvidenceOut]
+    local: LocalNote | None = None
+    familiarity: float | None = Field(
+        default=None, description="Largest similarity to a text the model was trained on."
+    )
     needs_review: bool
     bulk_confirmable: bool = Field(
         default=False,

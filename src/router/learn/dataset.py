@@ -21,15 +21,35 @@ def split_list(value: str) -> list[str]:
     return [v.strip() for v in str(value).split(";") if v.strip()]
 
 
-def load_corpus(path: Path, labels: LabelSet | None = None) -> pd.DataFrame:
-    """Read and validate the corpus; adds ``label`` (unit or outside) and ``text``."""
-    labels = labels or load_labels()
+def corpus_files(path: Path) -> list[Path]:
+    """The corpus's files: one CSV, or every CSV of a folder (one file per register)."""
+    if path.is_dir():
+        files = sorted(path.glob("*.csv"))
+        if not files:
+            raise CorpusError(f"语料文件夹中没有 CSV 文件：{path}")
+        return files
     if not path.is_file():
         raise CorpusError(f"找不到语料文件：{path}")
+    return [path]
+
+
+def _read_one(path: Path) -> pd.DataFrame:
     df = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
-        raise CorpusError(f"语料缺少列：{', '.join(missing)}")
+        raise CorpusError(f"语料 {path.name} 缺少列：{', '.join(missing)}")
+    df = df[list(COLUMNS)].copy()
+    df["source"] = path.stem
+    return df
+
+
+def load_corpus(path: Path, labels: LabelSet | None = None) -> pd.DataFrame:
+    """Read and validate the corpus (a CSV or a folder of them); adds ``source`` (the file),
+    ``label`` (unit or outside) and ``text``."""
+    labels = labels or load_labels()
+    df = pd.concat([_read_one(f) for f in corpus_files(path)], ignore_index=True)
+    if df["id"].duplicated().any():
+        raise CorpusError(f"语料编号重复：{sorted(set(df.loc[df['id'].duplicated(), 'id']))[:5]}")
     bad_j = sorted(set(df["jurisdiction"]) - set(JURISDICTIONS))
     if bad_j:
         raise CorpusError(f"未知的职责判定：{bad_j}")

@@ -160,7 +160,8 @@ class TextModel:
         x = pipe.named_steps["features"].fit_transform(list(texts))  # once, for both models
         pipe.named_steps["clf"].fit(x, list(labels))
         dept = DepartmentModel.fit(x, departments) if departments is not None else None
-        return cls(Scorer.from_fitted(pipe, dept), config, pipe)
+        scorer = Scorer.from_fitted(pipe, dept).with_reference(list(texts))
+        return cls(scorer, config, pipe)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.scorer.proba(self.scorer.transform(texts))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from router.core.local import LocalJurisdiction
 from router.core.routing import Router, Thresholds
 from router.core.rules import load_rules
 from router.core.text import init as init_text
@@ -41,4 +42,5 @@ def load_router(
         load_rules(),
         load_labels(),
         Thresholds.from_settings(settings),
+        LocalJurisdiction(settings.local_jurisdiction_path),
     )

@@ -18,7 +18,7 @@ from router.core.rules import RuleBook, load_rules
 from router.core.suggestion import Decision
 from router.core.text import prepare
 from router.labels import LabelSet, load_labels
-from router.learn.dataset import load_corpus, split_corpus, split_list
+from router.learn.dataset import corpus_files, load_corpus, split_corpus, split_list
 from router.learn.evaluate import classification_metrics, write_plots
 from router.learn.fit import ModelConfig, TextModel
 from router.learn.registry import Registry, file_sha256
@@ -170,7 +170,7 @@ def train(
 ) -> TrainResult:
     """Fit on the training split, evaluate on the held-out split, register (and promote)."""
     labels, rules = load_labels(), load_rules()
-    data_files = data_files or [settings.corpus]
+    data_files = data_files or corpus_files(settings.corpus)
     if corpus is None:
         corpus = load_corpus(settings.corpus, labels)
     train_df, test_df = split_corpus(corpus, settings.split_seed, settings.test_size)

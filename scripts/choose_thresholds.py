@@ -1,0 +1,161 @@
+"""Choose the routing's operating points on the real validation set and write them to
+``src/router/resources/thresholds.yaml``.
+
+The validation set (real citizen messages labelled from their official replies) stays outside
+the repository: this reads it from ``ROUTER_REAL_DEV_DIR`` (default ``../shared/data/tipdm2020``)
+and skips with a message where it is absent. Messages with replies that the set does not list
+are held out and never read here.
+
+What is chosen, in this order, each on a small grid and each for a reason a dispatcher can
+check:
+
+1. the partial gate (how much outside probability, or how many rule words, make a police item
+   partial): the most outside items flagged while no more than 4% of police items are called
+   outside;
+2. the outside floor (the model's outside answer stands only when it is at least this sure;
+   otherwise the best police unit is proposed, with review);
+3. the unfamiliar-text floor: the similarity to the training texts below which the 5% least
+   familiar validation messages fall, where the router is measurably weaker;
+4. the review confidence: the lowest at which items not sent to review are right at least 90%;
+5. the bulk confidence: the lowest at which bulk-confirmable items are right at least 97.5%
+   (half a point of margin over the 97% promised), at every higher threshold too.
+
+Run: ``.venv/bin/python scripts/choose_thresholds.py [--write]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from router.core.routing import Router, route_many
+from router.core.suggestion import Decision
+from router.learn.load import load_router
+from router.learn.realtext import RealSet, is_right, load_dev_set, real_metrics
+from router.settings import get_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "src" / "router" / "resources" / "thresholds.yaml"
+BULK_TARGET = 0.975
+REVIEW_TARGET = 0.90
+CALLED_OUTSIDE_LIMIT = 0.04
+
+
+def decide(router: Router, real: RealSet) -> list[Decision]:
+    results = route_many(router, list(zip(real.titles, real.contents, strict=True)), processes=1)
+    return [r for r in results if isinstance(r, Decision)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--write", action="store_true", help="write thresholds.yaml")
+    args = parser.parse_args()
+    settings = get_settings()
+    real = load_dev_set(settings.real_dev_dir)
+    if real is None:
+        print("SKIP: 没有真实验证集（ROUTER_REAL_DEV_DIR 下的 dev_labels.csv）。")
+        return 0
+    base = load_router(settings)
+    th = base.thresholds
+    print(f"model {base.version}; {len(real.ids)} real validation messages")
+
+    # 1. the partial gate
+    best: tuple[float, float, int] | None = None
+    for po in (0.02, 0.05, 0.1, 0.15, 0.2, 0.3):
+        for pw in (1, 2, 3):
+            r = replace(base, thresholds=replace(th, partial_outside=po, partial_words=pw))
+            m = real_metrics(decide(r, real), real)
+            ok = m["police_called_outside"] <= CALLED_OUTSIDE_LIMIT
+            print(
+                f"  partial gate {po:.2f}/{pw}: outside flagged {m['outside_recall']:.3f}, "
+                f"police called outside {m['police_called_outside']:.3f}"
+            )
+            if ok and (best is None or m["outside_recall"] > best[0]):
+                best = (m["outside_recall"], po, pw)
+    if best is not None:
+        th = replace(th, partial_outside=best[1], partial_words=best[2])
+
+    # 2. the outside floor
+    chosen_floor, best_score = th.outside_floor, -1.0
+    for floor in (0.0, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6):
+        r = replace(base, thresholds=replace(th, outside_floor=floor))
+        m = real_metrics(decide(r, real), real)
+        score = m["outside_recall"] if m["police_called_outside"] <= CALLED_OUTSIDE_LIMIT else -1
+        print(
+            f"  outside floor {floor:.2f}: outside flagged {m['outside_recall']:.3f}, "
+            f"police called outside {m['police_called_outside']:.3f}, unit {m['unit_accuracy']:.3f}"
+        )
+        if score > best_score:
+            chosen_floor, best_score = floor, score
+    th = replace(th, outside_floor=chosen_floor)
+
+    # 3. unfamiliar text
+    r = replace(base, thresholds=replace(th, unfamiliar=0.0))
+    decisions = decide(r, real)
+    fam = np.array([d.familiarity or 0.0 for d in decisions])
+    right = np.array([is_right(d, u) for d, u in zip(decisions, real.units, strict=True)])
+    floor = float(np.quantile(fam, 0.05))
+    low = fam < floor
+    print(
+        f"  familiarity: 5% quantile {floor:.3f}; right below it {right[low].mean():.3f}, "
+        f"above {right[~low].mean():.3f}"
+    )
+    th = replace(th, unfamiliar=round(floor, 3) if right[low].mean() < right[~low].mean() else 0.0)
+
+    # 4. review confidence, 5. bulk confidence
+    r = replace(base, thresholds=replace(th, review_confidence=0.0, bulk_confidence=1.01))
+    decisions = decide(r, real)
+    conf = np.array([d.confidence for d in decisions])
+    right = np.array([is_right(d, u) for d, u in zip(decisions, real.units, strict=True)])
+    clean = np.array([not d.needs_review for d in decisions])
+    grid = np.round(np.arange(0.40, 0.991, 0.01), 2)
+    review = next(
+        (float(t) for t in grid if right[clean & (conf >= t)].mean() >= REVIEW_TARGET),
+        th.review_confidence,
+    )
+    bulk = 1.01
+    for t in grid[::-1]:
+        sel = clean & (conf >= t)
+        if sel.sum() < 30 or right[sel].mean() < BULK_TARGET:
+            break
+        bulk = float(t)
+    th = replace(th, review_confidence=review, bulk_confidence=max(bulk, review))
+    final = real_metrics(decide(replace(base, thresholds=th), real), real)
+    print(
+        json.dumps(
+            {k: round(v, 4) if isinstance(v, float) else v for k, v in final.items()},
+            ensure_ascii=False,
+            indent=1,
+        )
+    )
+    values: dict[str, Any] = {
+        "version": int(yaml.safe_load(OUT.read_text("utf-8")).get("version", 0)) + 1,
+        "review_confidence": th.review_confidence,
+        "review_margin": th.review_margin,
+        "bulk_confidence": th.bulk_confidence,
+        "partial_outside": th.partial_outside,
+        "partial_words": th.partial_words,
+        "outside_floor": th.outside_floor,
+        "thin_chars": th.thin_chars,
+        "thin_cap": th.thin_cap,
+        "unfamiliar": th.unfamiliar,
+    }
+    print(yaml.safe_dump(values, allow_unicode=True, sort_keys=False))
+    if args.write:
+        header = OUT.read_text("utf-8").split("version:")[0]
+        OUT.write_text(
+            header + yaml.safe_dump(values, allow_unicode=True, sort_keys=False), "utf-8"
+        )
+        print(f"written to {OUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
