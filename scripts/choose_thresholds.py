@@ -123,7 +123,9 @@ def main() -> int:
     bulk = 1.01
     for t in grid[::-1]:
         sel = clean & (conf >= t)
-        if sel.sum() < 30 or right[sel].mean() < BULK_TARGET:
+        if sel.sum() < 30:
+            continue  # too few items to measure at this height
+        if right[sel].mean() < BULK_TARGET:
             break
         bulk = float(t)
     th = replace(th, review_confidence=review, bulk_confidence=max(bulk, review))
