@@ -13,12 +13,16 @@ check:
    partial): the most outside items flagged while no more than 4% of police items are called
    outside;
 2. the outside floor (the model's outside answer stands only when it is at least this sure;
-   otherwise the best police unit is proposed, with review);
-3. the unfamiliar-text floor: the similarity to the training texts below which the 5% least
-   familiar validation messages fall, where the router is measurably weaker;
+   otherwise the best police unit is proposed, with review) and the police-cue gate (below
+   this, an outside answer for a text that asks for police business in so many words becomes
+   partial, with review): the pair with most units right and outside items flagged while no
+   more than 4% of police items are called outside;
+3. the unfamiliar-text floor: the similarity to the training texts below which only 1% of
+   real validation messages fall: a text less like anything the model learnt from than 99% of
+   real messages is most likely not a proposal of the kind it knows;
 4. the review confidence: the lowest at which items not sent to review are right at least 90%;
 5. the bulk confidence: the lowest at which bulk-confirmable items are right at least 97.5%
-   (half a point of margin over the 97% promised), at every higher threshold too.
+   (half a point of margin over the 97% promised).
 
 Run: ``.venv/bin/python scripts/choose_thresholds.py [--write]``
 """
@@ -82,52 +86,62 @@ def main() -> int:
     if best is not None:
         th = replace(th, partial_outside=best[1], partial_words=best[2])
 
-    # 2. the outside floor
-    chosen_floor, best_score = th.outside_floor, -1.0
-    for floor in (0.0, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6):
-        r = replace(base, thresholds=replace(th, outside_floor=floor))
-        m = real_metrics(decide(r, real), real)
-        score = m["outside_recall"] if m["police_called_outside"] <= CALLED_OUTSIDE_LIMIT else -1
-        print(
-            f"  outside floor {floor:.2f}: outside flagged {m['outside_recall']:.3f}, "
-            f"police called outside {m['police_called_outside']:.3f}, unit {m['unit_accuracy']:.3f}"
-        )
-        if score > best_score:
-            chosen_floor, best_score = floor, score
-    th = replace(th, outside_floor=chosen_floor)
+    # 2. the outside floor and the police-cue gate, together: the fewest interventions that
+    #    keep police items from being sent out whole, scored by units right plus outside flagged
+    best2: tuple[float, float, float] | None = None
+    for floor in (0.0, 0.4, 0.5, 0.6):
+        for cue in (0.0, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95):
+            r = replace(base, thresholds=replace(th, outside_floor=floor, cue_outside=cue))
+            m = real_metrics(decide(r, real), real)
+            print(
+                f"  outside floor {floor:.2f}, cue gate {cue:.2f}: unit {m['unit_accuracy']:.3f}, "
+                f"outside flagged {m['outside_recall']:.3f}, "
+                f"police called outside {m['police_called_outside']:.3f}"
+            )
+            if m["police_called_outside"] > CALLED_OUTSIDE_LIMIT:
+                continue
+            score = round(m["unit_accuracy"] + m["outside_recall"], 4)
+            if best2 is None or score > best2[0]:
+                best2 = (score, floor, cue)
+    if best2 is not None:
+        th = replace(th, outside_floor=best2[1], cue_outside=best2[2])
 
     # 3. unfamiliar text
     r = replace(base, thresholds=replace(th, unfamiliar=0.0))
     decisions = decide(r, real)
     fam = np.array([d.familiarity or 0.0 for d in decisions])
     right = np.array([is_right(d, u) for d, u in zip(decisions, real.units, strict=True)])
-    floor = float(np.quantile(fam, 0.05))
+    floor = float(np.quantile(fam, 0.01))
     low = fam < floor
     print(
-        f"  familiarity: 5% quantile {floor:.3f}; right below it {right[low].mean():.3f}, "
+        f"  familiarity: 1% quantile {floor:.3f}; right below it {right[low].mean():.3f}, "
         f"above {right[~low].mean():.3f}"
     )
-    th = replace(th, unfamiliar=round(floor, 3) if right[low].mean() < right[~low].mean() else 0.0)
+    th = replace(th, unfamiliar=round(floor, 3))
 
     # 4. review confidence, 5. bulk confidence
-    r = replace(base, thresholds=replace(th, review_confidence=0.0, bulk_confidence=1.01))
+    r = replace(base, thresholds=replace(th, review_confidence=0.0, bulk_confidence=0.0))
     decisions = decide(r, real)
     conf = np.array([d.confidence for d in decisions])
     right = np.array([is_right(d, u) for d, u in zip(decisions, real.units, strict=True)])
-    clean = np.array([not d.needs_review for d in decisions])
+    clean = np.array([d.bulk_confirmable for d in decisions])  # no reason but the department
     grid = np.round(np.arange(0.40, 0.991, 0.01), 2)
     review = next(
         (float(t) for t in grid if right[clean & (conf >= t)].mean() >= REVIEW_TARGET),
         th.review_confidence,
     )
-    bulk = 1.01
-    for t in grid[::-1]:
+    bulk = next(
+        (
+            float(t)
+            for t in grid
+            if (clean & (conf >= t)).sum() >= 30
+            and right[clean & (conf >= t)].mean() >= BULK_TARGET
+        ),
+        1.01,
+    )
+    for t in grid[::5]:
         sel = clean & (conf >= t)
-        if sel.sum() < 30:
-            continue  # too few items to measure at this height
-        if right[sel].mean() < BULK_TARGET:
-            break
-        bulk = float(t)
+        print(f"  bulk at {t:.2f}: {sel.mean():.3f} of items, right {right[sel].mean():.3f}")
     th = replace(th, review_confidence=review, bulk_confidence=max(bulk, review))
     final = real_metrics(decide(replace(base, thresholds=th), real), real)
     print(
@@ -145,6 +159,7 @@ def main() -> int:
         "partial_outside": th.partial_outside,
         "partial_words": th.partial_words,
         "outside_floor": th.outside_floor,
+        "cue_outside": th.cue_outside,
         "thin_chars": th.thin_chars,
         "thin_cap": th.thin_cap,
         "unfamiliar": th.unfamiliar,

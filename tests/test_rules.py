@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from router.core.routing import Router
 from router.core.rules import RulesError, load_rules, parse_rules
 
 
@@ -101,3 +104,51 @@ def test_rule_phrasings(rule_id: str, sentence: str, should: bool) -> None:
 
     hit = {h.rule.id for h in load_rules().match(prepare(sentence, None))}
     assert (rule_id in hit) == should, (rule_id, sentence, sorted(hit))
+
+
+def _cue_examples() -> tuple[list[list[str]], list[str]]:
+    from importlib import resources
+
+    import yaml
+
+    raw = yaml.safe_load(
+        resources.files("router").joinpath("resources/police_cues.yaml").read_text("utf-8")
+    )
+    return raw["examples"]["match"], raw["examples"]["no_match"]
+
+
+def test_police_cues_find_the_unit_asked_for() -> None:
+    from router.core.rules import load_cues
+    from router.core.text import prepare
+
+    cues = load_cues()
+    should, should_not = _cue_examples()
+    for sentence, unit in should:
+        found = [u for u, _ in cues.find(prepare(sentence, None))]
+        assert unit in found, (sentence, found)
+    for sentence in should_not:
+        assert cues.find(prepare(sentence, None)) == [], sentence
+
+
+def test_an_unsure_outside_answer_with_a_police_cue_becomes_partial(router: Router) -> None:
+    import dataclasses
+
+    from router.core.routing import _decide
+    from router.core.text import prepare
+
+    classes = list(router.model.classes)
+    proba = [0.0] * len(classes)
+    proba[classes.index(router.labels.outside)] = 0.7
+    proba[classes.index("政务服务")] = 0.2
+    proba[classes.index("交通管理")] = 0.1
+
+    def decide(cue_outside: float, text: str) -> Any:
+        th = dataclasses.replace(router.thresholds, cue_outside=cue_outside, outside_floor=0.0)
+        return _decide(dataclasses.replace(router, thresholds=th), text, proba, [])
+
+    asks = prepare("咨询外地户口买新车上牌要带哪些材料", None)
+    d = decide(0.8, asks)
+    assert d.unit == "交通管理" and d.jurisdiction == "partial" and d.needs_review
+    assert any("公安事项" in r for r in d.review_reasons)
+    assert decide(0.6, asks).unit is None  # the model was sure enough: it stands
+    assert decide(0.8, prepare("小区物业费太贵了，物业服务也差", None)).unit is None

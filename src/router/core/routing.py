@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,7 @@ import yaml
 
 from router.core.local import CONTESTED, LocalJurisdiction, LocalMatch
 from router.core.parallel import WarmPool, Worker, WorkerError, can_fork, paused
-from router.core.rules import RuleBook, RuleHit
+from router.core.rules import PoliceCues, RuleBook, RuleHit, load_cues
 from router.core.scorer import Scorer
 from router.core.suggestion import (
     Decision,
@@ -50,6 +50,7 @@ class Thresholds:
     thin_cap: float = 0.5  # the confidence such a text can have at most
     unfamiliar: float = 0.0  # below this similarity to every training text: review
     outside_floor: float = 0.0  # "outside" stands only this sure; below, the best police unit
+    cue_outside: float = 0.0  # "outside" below this, with a police cue in the text: partial
     max_chars: int = 20_000
 
     @classmethod
@@ -88,6 +89,7 @@ class Router:
     labels: LabelSet
     thresholds: Thresholds = Thresholds()
     local: LocalJurisdiction | None = None
+    cues: PoliceCues = field(default_factory=load_cues)
 
 
 def check_text(title: str | None, content: str | None, max_chars: int) -> str:
@@ -302,10 +304,18 @@ def _decide(
     learned = _learned_department(router, dept_proba, th.department)
     reasons: list[str] = []
 
-    unsure_outside = classes[top] == outside and p_out < th.outside_floor and bool(police)
-    if unsure_outside:
-        top = police[0]
-        reasons.append(f"模型倾向非公安职责但把握不足（{p_out:.2f}）")
+    cued = False
+    if classes[top] == outside and police and p_out < max(th.outside_floor, th.cue_outside):
+        cues = router.cues.find(text) if p_out < th.cue_outside else []
+        if cues:
+            # police business is asked for in so many words: keep that part, send the rest out
+            ranked = {classes[i]: i for i in police}
+            top = next((ranked[u] for u, _ in cues if u in ranked), police[0])
+            cued = True
+            reasons.append(f"模型倾向非公安职责，但文中有公安事项（{'、'.join(w for _, w in cues[:3])}）")
+        elif p_out < th.outside_floor:
+            top = police[0]
+            reasons.append(f"模型倾向非公安职责但把握不足（{p_out:.2f}）")
     if classes[top] == outside:
         jurisdiction: Jurisdiction = "outside"
         unit, confidence = None, p_out
@@ -320,7 +330,11 @@ def _decide(
         unit, confidence = classes[top], proba[top]
         alternatives = [i for i in order if i != top][:2]
         words = {e.word for h in hits for e in h.evidence}
-        if hits and (p_out >= th.partial_outside or len(words) >= th.partial_words):
+        if cued:
+            jurisdiction = "partial"
+            if learned and learned not in departments:
+                departments.append(learned)
+        elif hits and (p_out >= th.partial_outside or len(words) >= th.partial_words):
             jurisdiction = "partial"
         else:
             jurisdiction = "police"
@@ -442,9 +456,10 @@ def _decide(
     )
 
 
-# Reasons that ask a person to check the department named, not the decision itself: an item
-# bulk-confirmed as outside police work still goes out with its department for the office.
-_SOFT_REASONS = ("责任部门仅由模型推断",)
+# Reasons that ask a person to check the department named, not the 分办 decision itself. Bulk
+# confirmation confirms the decision (a unit, or 非公安职责), whose accuracy is what was measured;
+# the department to refer an outside item to stays a suggestion for the office to settle.
+_SOFT_REASONS = ("责任部门仅由模型推断", "模型判为非公安职责，但未能确定责任部门")
 
 _NOT_MEANINGFUL = re.compile(r"[\W_]+")
 

@@ -271,3 +271,32 @@ def _default_rules() -> RuleBook:
         .read_text(encoding="utf-8")
     )
     return parse_rules(yaml.safe_load(raw), set(load_labels().departments))
+
+
+@dataclass(frozen=True)
+class PoliceCues:
+    """Words that show police business is asked for, by unit (resources/police_cues.yaml)."""
+
+    version: int
+    patterns: tuple[tuple[str, re.Pattern[str]], ...]
+
+    def find(self, text: str) -> list[tuple[str, str]]:
+        """(unit, word) for every unit with a cue in the text, first found first."""
+        found = []
+        for unit, pattern in self.patterns:
+            m = pattern.search(text)
+            if m:
+                found.append((m.start(), unit, m.group(0)))
+        return [(unit, word) for _, unit, word in sorted(found)]
+
+
+@cache
+def load_cues() -> PoliceCues:
+    raw = yaml.safe_load(
+        resources.files("router").joinpath("resources/police_cues.yaml").read_text("utf-8")
+    )
+    patterns = tuple(
+        (str(unit), re.compile("|".join(f"(?:{p})" for p in pats)))
+        for unit, pats in raw["cues"].items()
+    )
+    return PoliceCues(int(raw.get("version", 1)), patterns)
