@@ -35,7 +35,7 @@ def test_top_terms_are_the_document_terms_pushing_towards_the_class(corpus: pd.D
     text = "关于加强电信网络诈骗打击的建议"
     proba, row, _ = model.scorer.score_many([text])
     k = int(proba[0].argmax())
-    terms = model.top_terms(row, k)
+    terms = model.scorer.top_terms(row, np.array([k]))[0]
     assert terms and all(w > 0 for _, w in terms)
     assert [w for _, w in terms] == sorted((w for _, w in terms), reverse=True)
     # the plain definition: every word feature's value times its weight, largest first

@@ -165,13 +165,3 @@ class TextModel:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.scorer.proba(self.scorer.transform(texts))
-
-    def top_terms(
-        self, x: sparse.csr_matrix, class_index: int, k: int = 8
-    ) -> list[tuple[str, float]]:
-        """Words of one document (a one-row matrix) that weighed most for one class.
-
-        Character n-grams also carry weight but read poorly to a dispatcher ("路", "信号"), so
-        only word features are shown.
-        """
-        return self.scorer.top_terms(x, np.array([class_index]), k)[0]

@@ -142,9 +142,6 @@ class Columns:
         value: str | None = getattr(self, role)
         return value
 
-    def used(self) -> dict[str, str]:
-        return {r: c for r in ROLES if (c := self.get(r)) is not None}
-
     def describe(self) -> list[str]:
         """One line per role, for the clerk: which column, found how."""
         lines = []
