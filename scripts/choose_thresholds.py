@@ -15,8 +15,9 @@ check:
 2. the outside floor (the model's outside answer stands only when it is at least this sure;
    otherwise the best police unit is proposed, with review) and the police-cue gate (below
    this, an outside answer for a text that asks for police business in so many words becomes
-   partial, with review): the pair with most units right and outside items flagged while no
-   more than 4% of police items are called outside;
+   partial, with review): among the pairs that call no more than 4% of police items outside,
+   one that also meets the unit (0.93) and outside (0.87) targets if any does, and of those
+   the one with most units right and outside items flagged;
 3. the unfamiliar-text floor: the similarity to the training texts below which only 1% of
    real validation messages fall: a text less like anything the model learnt from than 99% of
    real messages is most likely not a proposal of the kind it knows;
@@ -50,6 +51,8 @@ OUT = ROOT / "src" / "router" / "resources" / "thresholds.yaml"
 BULK_TARGET = 0.975
 REVIEW_TARGET = 0.90
 CALLED_OUTSIDE_LIMIT = 0.04
+UNIT_TARGET = 0.93  # unit right on police items
+OUTSIDE_TARGET = 0.87  # outside items flagged
 
 
 def decide(router: Router, real: RealSet) -> list[Decision]:
@@ -100,7 +103,9 @@ def main() -> int:
             )
             if m["police_called_outside"] > CALLED_OUTSIDE_LIMIT:
                 continue
-            score = round(m["unit_accuracy"] + m["outside_recall"], 4)
+            # meeting every target first, then the most units right and outside items flagged
+            meets = m["unit_accuracy"] >= UNIT_TARGET and m["outside_recall"] >= OUTSIDE_TARGET
+            score = round(m["unit_accuracy"] + m["outside_recall"], 4) + (10.0 if meets else 0.0)
             if best2 is None or score > best2[0]:
                 best2 = (score, floor, cue)
     if best2 is not None:

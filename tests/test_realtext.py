@@ -91,5 +91,9 @@ def test_real_validation_set(router: Router) -> None:
         pytest.skip("real validation set not on this machine (../shared/data/tipdm2020)")
     m: dict[str, Any] | None = evaluate_real(router, REAL)
     assert m is not None and m["items"] == len(real.ids) >= 1000
-    for key in ("unit_accuracy", "outside_recall", "ece", "bulk_coverage", "bulk_accuracy"):
-        assert 0.0 <= m[key] <= 1.0
+    # the targets of the real-text issue, met at the shipped operating points
+    assert m["unit_accuracy"] >= 0.93
+    assert m["outside_recall"] >= 0.87
+    assert m["police_called_outside"] <= 0.04
+    assert m["ece"] <= 0.05
+    assert m["bulk_accuracy"] >= 0.97 and m["bulk_coverage"] >= 0.45
