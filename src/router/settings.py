@@ -50,6 +50,21 @@ class Settings(BaseSettings):
     test_size: float = 0.2
     retrain_macro_f1_margin: float = 0.01
     retrain_recall_margin: float = 0.05
+    # Shift limits: a candidate that moves more of the frozen evaluation set than this share,
+    # or more than this many items in any one unit -> unit move, is held for a person.
+    # Measured in tests/test_poisoning.py and /work/drafts/note-14.md: honest retrains on
+    # correct decisions move at most a few items; each replayed poisoning moves far more.
+    retrain_max_shift_share: float = 0.03
+    retrain_max_move: int = 4
+    # A move is "carried by one source" when one dispatcher or file gives at least this share
+    # of the decisions teaching it, and at least `min` of them.
+    retrain_single_source_share: float = 0.8
+    retrain_single_source_min: int = 5
+    # Decisions whose text has character 2-3-gram cosine >= this with a corpus text of another
+    # label are listed as contradicting the corpus.
+    retrain_near_duplicate: float = 0.9
+    retrain_recent_items: int = 500  # the ledger's recent proposals shown in the change table
+    behaviour_suite_path: Path | None = None  # default data/behaviour/suite.yaml under home
 
     @model_validator(mode="after")
     def _fill_paths(self) -> Settings:
@@ -58,6 +73,8 @@ class Settings(BaseSettings):
             self.models_dir = self.home / "models"
         if self.corpus_path is None:
             self.corpus_path = self.home / "data" / "corpus" / "proposals.csv"
+        if self.behaviour_suite_path is None:
+            self.behaviour_suite_path = self.home / "data" / "behaviour" / "suite.yaml"
         if self.database_url is None:
             self.database_url = f"sqlite:///{self.home / 'ledger.db'}"
         return self
@@ -71,6 +88,11 @@ class Settings(BaseSettings):
     def corpus(self) -> Path:
         assert self.corpus_path is not None
         return self.corpus_path
+
+    @property
+    def behaviour_suite(self) -> Path:
+        assert self.behaviour_suite_path is not None
+        return self.behaviour_suite_path
 
     @property
     def db_url(self) -> str:

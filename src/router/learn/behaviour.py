@@ -103,7 +103,9 @@ def to_halfwidth(text: str) -> str:
     )
 
 
-_ASCII_PUNCT = str.maketrans({"，": ",", "。": ".", "、": ",", "；": ";", "：": ":", "“": '"', "”": '"'})
+_ASCII_PUNCT = str.maketrans(
+    {"，": ",", "。": ".", "、": ",", "；": ";", "：": ":", "“": '"', "”": '"'}
+)
 _PUNCT_RE = re.compile(r"[，。、；：“”（）()！？!?,.;:\"'《》]")
 
 
