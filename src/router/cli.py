@@ -577,6 +577,16 @@ def models_list() -> None:
             note,
         )
     out.print(table)
+    for state, name in (("pending", "待审批"), ("held", "暂扣")):
+        for v in registry.versions():
+            try:
+                st = registry.status(v)
+            except Exception:  # noqa: BLE001 - listed above as broken
+                continue
+            if st["state"] == state:
+                why = "；".join(st["held_reasons"]) if state == "held" else "各项检查通过"
+                out.print(f"{name}的候选 {v}（对比 {st['serving_version']}）：{why}")
+                out.print(f"  报告：{registry.root / v / 'report.md'}")
     chain = registry.chain()
     if chain:
         ctable = Table(title="启用链（回退沿此链逐步后退）")
