@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from router import __version__
 from router.api import errors
 from router.api.holder import RouterHolder, Serving, load_serving
-from router.api.routes import admin, batch, ledger, meta, routing
+from router.api.routes import admin, batch, ledger, meta, models, routing
 from router.core.text import init as init_text
 from router.db import make_engine, make_sessionmaker, upgrade
 from router.settings import Settings
@@ -166,7 +166,7 @@ def create_app(settings: Settings, *, serving: Serving | None = None) -> FastAPI
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (routing, ledger, meta, batch, admin):
+    for module in (routing, ledger, meta, batch, admin, models):
         app.include_router(module.router, prefix=API_PREFIX)
     app.mount("/static", StaticFiles(packages=[("router", "static")]), name="static")
     page = resources.files("router").joinpath("static", "index.html").read_text(encoding="utf-8")
