@@ -540,6 +540,36 @@ def retrain(
         raise typer.Exit(EXIT_HELD)
 
 
+@app.command()
+def calibrate(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="只计算并报告，不登记校准后的版本")
+    ] = False,
+) -> None:
+    """用台帐中带模型建议的分办决定重新校准置信度和复核、批量确认阈值；数量不足时沿用原值。"""
+    from router.learn.calibration import CalibrationError
+    from router.learn.calibration import calibrate as do_calibrate
+
+    settings = _settings()
+    try:
+        r = do_calibrate(settings, register=not dry_run)
+    except CalibrationError as exc:
+        raise _fail(str(exc)) from exc
+    if not r.fitted:
+        out.print(
+            f"台帐中带服务中模型建议的已分办建议只有 {r.n} 件，少于 {r.needed} 件，沿用原有校准和阈值。"
+        )
+        return
+    out.print(
+        f"依据 {r.n} 件已分办建议：校准误差 ECE {r.ece_before:.3f} → {r.ece_after:.3f}（两折交叉估计）"
+    )
+    out.print(
+        f"复核阈值：{r.review_confidence}；批量确认阈值：{r.bulk_confidence}（无值表示样本不足，沿用原值）"
+    )
+    if r.version:
+        out.print(f"已登记校准后的版本 {r.version}（待审批）：router models promote {r.version}")
+
+
 # -- registry -----------------------------------------------------------------------------
 _STATES = {
     "serving": "[green]服务中[/]",

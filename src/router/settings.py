@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     retrain_near_duplicate: float = 0.9
     retrain_recent_items: int = 500  # the ledger's recent proposals shown in the change table
     behaviour_suite_path: Path | None = None  # default data/behaviour/suite.yaml under home
+    # Calibration from the ledger (learn/calibration.py). 300 decided items: the bulk
+    # threshold needs a couple of hundred items above it to tell 97% right from 93% (at 200
+    # items a 95% interval around 97% is about +-2.4 points); below that the shipped values stay.
+    calibration_min_decisions: int = 300
+    calibration_review_precision: float = 0.85
+    calibration_bulk_precision: float = 0.97
 
     @model_validator(mode="after")
     def _fill_paths(self) -> Settings:
