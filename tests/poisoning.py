@@ -7,6 +7,7 @@ so that a test can feed them to the ledger API or write them into a past session
 from __future__ import annotations
 
 import random
+from typing import Any
 
 ROADS = [
     "学府路", "建设路", "人民路", "解放路", "滨江大道", "中山路", "新华路", "长江路", "黄河路",
@@ -166,3 +167,13 @@ def honest(n: int, seed: int = 4) -> list[tuple[str, str, str]]:
         fill = {"r": r, "s": s, "site": _pick(rng, SITES), "place": _pick(rng, PLACES)}
         out.append((t.format(**fill), c.format(**fill), unit))
     return out
+
+
+def resubmitted(corpus: Any, unit: str, keyword: str, n: int) -> list[tuple[str, str]]:
+    """Corpus proposals of ``unit`` mentioning ``keyword``, submitted again with one more
+    sentence: near-identical texts whose corpus label a poisoned decision contradicts."""
+    rows = corpus[(corpus["label"] == unit) & corpus["content"].str.contains(keyword)]
+    return [
+        (str(t), f"{c}此建议上届也曾提出，至今未见改善。")
+        for t, c in zip(rows["title"].head(n), rows["content"].head(n), strict=True)
+    ]

@@ -115,13 +115,20 @@ def test_one_dispatcher_relabelling_signal_lights_is_held(
     assert answer(home, SIGNAL)[0] == "交通管理"
 
 
-def test_fraud_relabelled_as_cyber_is_held(home: Settings, client: AppClient) -> None:
+def test_fraud_relabelled_as_cyber_is_held(
+    home: Settings, client: AppClient, corpus: pd.DataFrame
+) -> None:
     registry = Registry(home.models_path)
     serving = registry.current()
     assert answer(home, FRAUD)[0] == "刑侦"
-    decide_all(client, "王五", poisoning.fraud(400), "网安", "F")
+    again = poisoning.resubmitted(corpus, "刑侦", "诈骗", 40)  # near-identical to the corpus
+    assert len(again) == 40
+    decide_all(client, "王五", poisoning.fraud(360) + again, "网安", "F")
     result = retrain(home, ledger_examples(home), cv=False, auto_promote=True)
-    _held_and_named(home, result, "刑侦 → 网安", "分办人员 王五")
+    report = _held_and_named(home, result, "刑侦 → 网安", "分办人员 王五")
+    contra = [c for c in result.contradictions if c.corpus_label == "刑侦" and c.label == "网安"]
+    assert len(contra) >= 35 and {c.origin for c in contra} == {"分办人员 王五"}
+    assert "与语料中几乎相同文本的标注相矛盾" in report.split("## 改判一览")[0]
     assert registry.current() == serving
     assert answer(home, FRAUD)[0] == "刑侦"
 
