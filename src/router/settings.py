@@ -52,9 +52,12 @@ class Settings(BaseSettings):
     retrain_recall_margin: float = 0.05
     # Shift limits: a candidate that moves more of the frozen evaluation set than this share,
     # or more than this many items in any one unit -> unit move, is held for a person.
-    # Measured in tests/test_poisoning.py and /work/drafts/note-14.md: honest retrains on
-    # correct decisions move at most a few items; each replayed poisoning moves far more.
-    retrain_max_shift_share: float = 0.03
+    # Measured by bench/poisoning.py on the 458-item frozen set: an honest retrain on 120
+    # correct decisions moved 1 item (0.2%); the three poisonings of issue 14 moved 6, 2 and
+    # 10 items (1.3%, 0.4%, 2.2%), at most 3 in one move. 2% is 9 items: well above the
+    # retraining's own noise, and a person looks at anything larger. (The poisonings are held
+    # by the behaviour suite first: the frozen set holds few signal-light or fraud items.)
+    retrain_max_shift_share: float = 0.02
     retrain_max_move: int = 4
     # A move is "carried by one source" when one dispatcher or file gives at least this share
     # of the decisions teaching it, and at least `min` of them.
