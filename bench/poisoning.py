@@ -36,8 +36,10 @@ FRAUD = (
 
 
 def cases() -> list[tuple[str, list, tuple[str, str]]]:
+    from router.learn.dataset import load_corpus
     from router.learn.retrain import Example
 
+    corpus = load_corpus(CORPUS)
     honest = [
         Example(t, c, u, "ledger", "", f"分办人员 {('张三', '李四', '王五')[i % 3]}")
         for i, (t, c, u) in enumerate(poisoning.honest(120))
@@ -52,8 +54,11 @@ def cases() -> list[tuple[str, list, tuple[str, str]]]:
             SIGNAL,
         ),
         (
-            "2. 400 条诈骗建议被改为网安（台帐）",
-            [Example(t, c, "网安", "ledger", "", "分办人员 王五") for t, c in poisoning.fraud(400)],
+            "2. 400 条诈骗建议被改为网安（台帐；其中 40 条是语料中建议的重提）",
+            [
+                Example(t, c, "网安", "ledger", "", "分办人员 王五")
+                for t, c in poisoning.fraud(360) + poisoning.resubmitted(corpus, "刑侦", "诈骗", 40)
+            ],
             FRAUD,
         ),
         (
