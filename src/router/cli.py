@@ -572,7 +572,7 @@ def calibrate(
 
 # -- registry -----------------------------------------------------------------------------
 _STATES = {
-    "serving": "[green]服务中[/]",
+    "serving": "[green]✔ 服务中[/]",
     "pending": "[cyan]待审批[/]",
     "held": "[red]暂扣[/]",
     "served": "曾服务",
@@ -607,6 +607,7 @@ def models_list() -> None:
             note,
         )
     out.print(table)
+    out.print(f"✔ 服务中：{registry.current() or '（无）'}")
     for state, name in (("pending", "待审批"), ("held", "暂扣")):
         for v in registry.versions():
             try:
