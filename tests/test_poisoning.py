@@ -176,6 +176,56 @@ def test_a_past_ledger_of_traffic_marked_public_order_is_held(
     assert registry.current() == serving
 
 
+@pytest.mark.parametrize(
+    ("items", "unit", "move", "probe", "right"),
+    [
+        (poisoning.signal_lights(160), "治安", "交通管理 → 治安", SIGNAL, "交通管理"),
+        (poisoning.fraud(400), "网安支队", "刑侦 → 网安", FRAUD, "刑侦"),
+    ],
+    ids=["signal-lights", "fraud"],
+)
+def test_the_ledger_poisonings_as_a_past_file_are_held(
+    home: Settings,
+    tmp_path: Path,
+    items: list[tuple[str, str]],
+    unit: str,
+    move: str,
+    probe: tuple[str, str],
+    right: str,
+) -> None:
+    """Poisonings 1 and 2 again, this time arriving as a labelled workbook (--file)."""
+    from router.cli import app
+
+    registry = Registry(home.models_path)
+    serving = registry.current()
+    path = tmp_path / "上届台帐.xlsx"
+    pd.DataFrame(
+        {
+            "建议号": [f"P{i:04d}" for i in range(len(items))],
+            "案由": [t for t, _ in items],
+            "主要内容": [c for _, c in items],
+            "承办单位": [unit] * len(items),
+        }
+    ).to_excel(path, index=False)
+    env = {
+        "ROUTER_HOME": str(home.home),
+        "ROUTER_CORPUS_PATH": str(CORPUS),
+        "ROUTER_DATABASE_URL": home.db_url,
+        "ROUTER_BEHAVIOUR_SUITE_PATH": str(SUITE),
+    }
+    done = CliRunner().invoke(
+        app, ["retrain", "--file", str(path), "--no-ledger", "--no-cv", "--auto-promote"], env=env
+    )
+    assert done.exit_code == 3, done.output
+    assert "文件 上届台帐.xlsx" in done.output and registry.current() == serving
+    (held,) = [v for v in registry.versions() if registry.status(v)["state"] == "held"]
+    summary = (
+        (registry.root / held / "report.md").read_text(encoding="utf-8").split("## 改判一览")[0]
+    )
+    assert move in summary and "文件 上届台帐.xlsx" in summary
+    assert answer(home, probe)[0] == right
+
+
 def test_an_honest_retrain_still_promotes_with_auto_promote(
     home: Settings, client: AppClient
 ) -> None:
