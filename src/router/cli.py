@@ -635,6 +635,14 @@ def models_list() -> None:
         out.print(ctable)
 
 
+def _share(registry: Any, version: str, by: str, reason: str, kind: str) -> None:
+    """With ROUTER_REGISTRY_IN_DATABASE, tell every host (they follow within seconds)."""
+    from router.learn.shared_registry import publish
+
+    if publish(_settings(), registry, version, by=by, reason=reason, kind=kind):
+        out.print("已写入共享注册表（数据库），各服务器将在数秒内跟随。")
+
+
 def _who(by: str | None) -> str:
     from router.learn.registry import default_actor
 
@@ -666,6 +674,7 @@ def models_promote(
         forced = st["state"] == "held"
         text = reason or ("人工启用（暂扣的候选）" if forced else "人工启用")
         registry.promote(version, forced=forced, reason=text, by=who)
+        _share(registry, version, who, text, "promote")
     except RegistryError as exc:
         raise _fail(str(exc)) from exc
     out.print(f"已启用模型 {version}（启用人：{who}）。")
@@ -678,8 +687,10 @@ def models_rollback(
     """沿启用链回退一步（连续两次即后退两步）。"""
     from router.learn.registry import Registry, RegistryError
 
+    registry = Registry(_settings().models_path)
     try:
-        version = Registry(_settings().models_path).rollback(by=_who(by))
+        version = registry.rollback(by=_who(by))
+        _share(registry, version, _who(by), "回退", "rollback")
     except RegistryError as exc:
         raise _fail(str(exc)) from exc
     out.print(f"已回退到模型 {version}。")

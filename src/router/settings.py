@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     calibration_min_decisions: int = 300
     calibration_review_precision: float = 0.85
     calibration_bulk_precision: float = 0.97
+    # Several hosts, one model: the registry's artifacts and current pointer also live in the
+    # database (meant for PostgreSQL), and every server follows the shared pointer.
+    registry_in_database: bool = False
 
     @model_validator(mode="after")
     def _fill_paths(self) -> Settings:

@@ -501,11 +501,12 @@ def _retrain(
     path = registry.root / version / "report.md"
     path.write_text(report.render(version), encoding="utf-8")
     if promote:
-        registry.promote(
-            version,
-            forced=forced,
-            reason="重训练（强制启用）" if forced else "重训练：各项检查通过，自动启用",
-        )
+        reason = "重训练（强制启用）" if forced else "重训练：各项检查通过，自动启用"
+        registry.promote(version, forced=forced, reason=reason)
+        from router.learn.registry import default_actor
+        from router.learn.shared_registry import publish
+
+        publish(settings, registry, version, by=default_actor(), reason=reason, kind="promote")
     return RetrainResult(
         version,
         promote,
