@@ -95,6 +95,37 @@ def test_promote_and_rollback(fresh_home: Settings) -> None:
     assert [h["version"] for h in registry.history()] == [first, second, first]
 
 
+def test_rollback_walks_back_along_the_promotion_chain(fresh_home: Settings) -> None:
+    """Twice is two steps back, not back to the newer version (issue 14)."""
+    registry, first = _one_version(fresh_home)
+    loaded = registry.load(first)
+    second = registry.save(loaded.model, {}, {}, tag="b")
+    third = registry.save(loaded.model, {}, {}, tag="c")
+    registry.promote(second, by="张三", reason="人工启用")
+    registry.promote(third, by="李四", reason="重训练")
+    assert [e["version"] for e in registry.chain()] == [first, second, third]
+    assert registry.rollback(by="王五") == second
+    assert registry.rollback(by="王五") == first
+    assert registry.current() == first
+    with pytest.raises(RegistryError, match="没有可以回退"):
+        registry.rollback()
+    last = registry.history()[-1]
+    assert last["by"] == "王五" and last["kind"] == "rollback" and last["previous"] == second
+    registry.promote(third, by="赵六")
+    assert [e["version"] for e in registry.chain()] == [first, third]
+    assert registry.status(third)["promoted_by"] == "赵六"
+    assert registry.status(second)["state"] == "served"
+
+
+def test_promotion_records_the_os_user_when_nobody_is_named(fresh_home: Settings) -> None:
+    import getpass
+
+    registry, first = _one_version(fresh_home)
+    registry.promote(first)
+    assert registry.history()[-1]["by"] == getpass.getuser()
+    assert registry.history()[-1]["at"]
+
+
 def test_failed_save_leaves_no_folder(fresh_home: Settings) -> None:
     registry, version = _one_version(fresh_home)
     loaded = registry.load(version)

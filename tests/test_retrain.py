@@ -34,7 +34,27 @@ def home(small_trained_home: Path, small_corpus: Path, tmp_path: Path) -> Settin
     """A copy of a trained home on the small corpus, so each test may promote freely."""
     shutil.copytree(small_trained_home / "models", tmp_path / "models")
     # The small evaluation set has about 20 items per unit, so one item moves recall by 5%.
-    return get_settings({}, home=tmp_path, corpus_path=small_corpus, retrain_recall_margin=0.12)
+    # The small model is not held to the behaviour suite (tests/test_poisoning.py uses the
+    # full one) nor to the shift limits: these tests are about the gate and the registry.
+    return get_settings(
+        {},
+        home=tmp_path,
+        corpus_path=small_corpus,
+        retrain_recall_margin=0.12,
+        behaviour_suite_path=_tiny_suite(tmp_path),
+        retrain_max_shift_share=1.0,
+        retrain_max_move=10_000,
+    )
+
+
+def _tiny_suite(folder: Path) -> Path:
+    path = folder / "suite.yaml"
+    path.write_text(
+        "mft:\n  - expect: 辅警\n    cases:\n"
+        "      - {title: 关于提高辅警工资待遇的建议, content: 辅警工资低，建议提高辅警工资待遇。}\n",
+        encoding="utf-8",
+    )
+    return path
 
 
 def _bad_corrections(corpus: pd.DataFrame) -> list[Example]:
@@ -90,13 +110,21 @@ def test_gate_names_the_unit_that_got_worse() -> None:
     assert any(r.startswith("刑侦 召回率从 0.900 降到 0.700") for r in verdict.reasons)
 
 
-def test_retrain_with_good_corrections_is_promoted(home: Settings) -> None:
+def test_retrain_waits_for_a_person_unless_asked_to_promote(home: Settings) -> None:
     registry = Registry(home.models_path)
     before = registry.current()
     extra = [Example("关于给辅警发放夜班补贴的建议", "辅警夜班多，没有补贴。", "辅警", "ledger")]
-    result = retrain(home, extra, cv=False)
+    waiting = retrain(home, extra, cv=False)
+    assert waiting.status == "pending" and not waiting.promoted
+    assert registry.current() == before
+    assert registry.status(waiting.version)["state"] == "pending"
+    assert "待审批" in waiting.report.read_text(encoding="utf-8")
+
+    result = retrain(home, extra, cv=False, auto_promote=True)
     assert result.verdict.passed and result.promoted and not result.forced
+    assert result.status == "promoted"
     assert registry.current() == result.version != before
+    assert registry.status(waiting.version)["state"] == "pending"  # still listed for a person
     assert result.counts["ledger"]["used"] == 1
     report = result.report.read_text(encoding="utf-8")
     assert "数据来源" in report and "交通管理" in report
@@ -107,11 +135,12 @@ def test_worse_candidate_is_refused_then_forced(home: Settings) -> None:
     corpus = load_corpus(home.corpus)
     registry = Registry(home.models_path)
     before = registry.current()
-    refused = retrain(home, _bad_corrections(corpus), cv=False)
-    assert not refused.verdict.passed and not refused.promoted
+    refused = retrain(home, _bad_corrections(corpus), cv=False, auto_promote=True)
+    assert not refused.verdict.passed and not refused.promoted and refused.status == "held"
     assert registry.current() == before
     assert any(r.startswith("交通管理 召回率") for r in refused.verdict.reasons)
     assert refused.version in registry.versions()  # kept for inspection, not serving
+    assert registry.status(refused.version)["state"] == "held"
 
     forced = retrain(home, _bad_corrections(corpus), cv=False, force=True)
     assert forced.promoted and forced.forced

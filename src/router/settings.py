@@ -61,6 +61,33 @@ class Settings(BaseSettings):
     test_size: float = 0.2
     retrain_macro_f1_margin: float = 0.01
     retrain_recall_margin: float = 0.05
+    # Shift limits: a candidate that moves more of the frozen evaluation set than this share,
+    # or more than this many items in any one unit -> unit move, is held for a person.
+    # Measured by bench/poisoning.py on the 458-item frozen set: an honest retrain on 120
+    # correct decisions moved 1 item (0.2%); the three poisonings of issue 14 moved 6, 2 and
+    # 10 items (1.3%, 0.4%, 2.2%), at most 3 in one move. 2% is 9 items: well above the
+    # retraining's own noise, and a person looks at anything larger. (The poisonings are held
+    # by the behaviour suite first: the frozen set holds few signal-light or fraud items.)
+    retrain_max_shift_share: float = 0.02
+    retrain_max_move: int = 4
+    # A move is "carried by one source" when one dispatcher or file gives at least this share
+    # of the decisions teaching it, and at least `min` of them.
+    retrain_single_source_share: float = 0.8
+    retrain_single_source_min: int = 5
+    # Decisions whose text has character 2-3-gram cosine >= this with a corpus text of another
+    # label are listed as contradicting the corpus.
+    retrain_near_duplicate: float = 0.9
+    retrain_recent_items: int = 500  # the ledger's recent proposals shown in the change table
+    behaviour_suite_path: Path | None = None  # default data/behaviour/suite.yaml under home
+    # Calibration from the ledger (learn/calibration.py). 300 decided items: the bulk
+    # threshold needs a couple of hundred items above it to tell 97% right from 93% (at 200
+    # items a 95% interval around 97% is about +-2.4 points); below that the shipped values stay.
+    calibration_min_decisions: int = 300
+    calibration_review_precision: float = 0.85
+    calibration_bulk_precision: float = 0.97
+    # Several hosts, one model: the registry's artifacts and current pointer also live in the
+    # database (meant for PostgreSQL), and every server follows the shared pointer.
+    registry_in_database: bool = False
 
     @model_validator(mode="after")
     def _fill_paths(self) -> Settings:
@@ -74,6 +101,8 @@ class Settings(BaseSettings):
         if self.real_dev_dir is None:
             candidate = self.home.parent / "shared" / "data" / "tipdm2020"
             self.real_dev_dir = candidate if candidate.is_dir() else None
+        if self.behaviour_suite_path is None:
+            self.behaviour_suite_path = self.home / "data" / "behaviour" / "suite.yaml"
         if self.database_url is None:
             self.database_url = f"sqlite:///{self.home / 'ledger.db'}"
         return self
@@ -87,6 +116,11 @@ class Settings(BaseSettings):
     def corpus(self) -> Path:
         assert self.corpus_path is not None
         return self.corpus_path
+
+    @property
+    def behaviour_suite(self) -> Path:
+        assert self.behaviour_suite_path is not None
+        return self.behaviour_suite_path
 
     @property
     def db_url(self) -> str:

@@ -17,13 +17,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router import __version__
 from router.api import errors
 from router.api.holder import RouterHolder, Serving, load_serving
-from router.api.routes import admin, batch, jurisdiction, ledger, meta, routing
+from router.api.routes import admin, batch, jurisdiction, ledger, meta, models, routing
 from router.core.text import init as init_text
 from router.db import make_engine, make_sessionmaker, upgrade
 from router.settings import Settings
@@ -114,11 +115,21 @@ class _SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-async def _follow_promotions(holder: RouterHolder, settings: Settings) -> None:
+def _pull_shared(settings: Settings, engine: Engine) -> None:
+    """With the registry in the database, follow its pointer into the local registry."""
+    if settings.registry_in_database:
+        from router.learn.registry import Registry
+        from router.learn.shared_registry import pull
+
+        pull(engine, Registry(settings.models_path))
+
+
+async def _follow_promotions(holder: RouterHolder, settings: Settings, engine: Engine) -> None:
     """Swap in a model promoted by `router retrain` or `router models promote`, no restart."""
     while True:
         await asyncio.sleep(settings.model_watch_seconds)
         try:
+            await run_in_threadpool(_pull_shared, settings, engine)
             if await run_in_threadpool(holder.follow_pointer, settings):
                 log.info("now serving model %s", holder.current.router.version)
         except Exception:  # a broken promotion must not stop the server; the old model serves
@@ -137,14 +148,16 @@ def create_app(settings: Settings, *, serving: Serving | None = None) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         init_text()
-        loaded = serving if serving is not None else await run_in_threadpool(load_serving, settings)
         engine = make_engine(settings.db_url)
+        if serving is None:
+            await run_in_threadpool(_pull_shared, settings, engine)
+        loaded = serving if serving is not None else await run_in_threadpool(load_serving, settings)
         await run_in_threadpool(upgrade, engine)
         app.state.engine = engine
         app.state.sessions = make_sessionmaker(engine)
         holder = app.state.router_holder = RouterHolder(loaded)
         watcher = (
-            asyncio.create_task(_follow_promotions(holder, settings))
+            asyncio.create_task(_follow_promotions(holder, settings, engine))
             if settings.model_watch_seconds > 0
             else None
         )
@@ -166,7 +179,7 @@ def create_app(settings: Settings, *, serving: Serving | None = None) -> FastAPI
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (routing, ledger, meta, batch, admin, jurisdiction):
+    for module in (routing, ledger, meta, batch, admin, jurisdiction, models):
         app.include_router(module.router, prefix=API_PREFIX)
     app.mount("/static", StaticFiles(packages=[("router", "static")]), name="static")
     page = resources.files("router").joinpath("static", "index.html").read_text(encoding="utf-8")

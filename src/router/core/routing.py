@@ -312,8 +312,11 @@ def _decide(
             ranked = {classes[i]: i for i in police}
             top = next((ranked[u] for u, _ in cues if u in ranked), police[0])
             cued = True
-            reasons.append(f"模型倾向非公安职责，但文中有公安事项（{'、'.join(w for _, w in cues[:3])}）")
-        elif p_out < th.outside_floor:
+            reasons.append(
+                f"模型倾向非公安职责，但文中有公安事项（{'、'.join(w for _, w in cues[:3])}）"
+            )
+        elif p_out < th.outside_floor and not hits:
+            # unsure, and no keyword names another department: a person decides
             top = police[0]
             reasons.append(f"模型倾向非公安职责但把握不足（{p_out:.2f}）")
     if classes[top] == outside:
@@ -447,7 +450,9 @@ def _decide(
             "local": local_note,
             "familiarity": None if familiarity is None else round(familiarity, 4),
             "needs_review": bool(reasons),
+            # a mixed item needs a person to split it between the unit and the department
             "bulk_confirmable": confidence >= th.bulk_confidence
+            and jurisdiction != "partial"
             and all(r.startswith(_SOFT_REASONS) for r in reasons),
             "review_reasons": reasons,
             "top_terms": [{"term": t, "weight": w} for t, w in terms],

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
 from router.core.local import LocalJurisdiction
 from router.core.routing import Router, Thresholds
@@ -41,6 +43,20 @@ def load_router(
         loaded.version,
         load_rules(),
         load_labels(),
-        Thresholds.from_settings(settings),
+        thresholds_for(settings, loaded.metadata),
         LocalJurisdiction(settings.local_jurisdiction_path),
+    )
+
+
+def thresholds_for(settings: Settings, metadata: dict[str, Any]) -> Thresholds:
+    """The settings' thresholds, with those a calibration on the ledger refitted for this
+    version (``metadata["calibration"]["thresholds"]``) in their place."""
+    base = Thresholds.from_settings(settings)
+    refitted = (metadata.get("calibration") or {}).get("thresholds") or {}
+    if not refitted:
+        return base
+    return replace(
+        base,
+        review_confidence=float(refitted.get("review_confidence", base.review_confidence)),
+        bulk_confidence=float(refitted.get("bulk_confidence", base.bulk_confidence)),
     )

@@ -87,6 +87,7 @@ def real_metrics(decisions: Sequence[Decision], real: RealSet, bins: int = 10) -
         "police_called_outside": _share(decisions[i].jurisdiction == "outside" for i in police),
         "partial_unit_accuracy": _share(decisions[i].unit == units[i] for i in partial),
         "partial_flagged": _share(decisions[i].jurisdiction == "partial" for i in partial),
+        "police_kept": _share(decisions[i].jurisdiction == "police" for i in police),
         "accuracy": float(right.mean()) if n else 0.0,
         "ece": expected_calibration_error(conf, right, bins),
         "bulk_coverage": float(bulk.mean()) if n else 0.0,

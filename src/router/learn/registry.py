@@ -191,8 +191,16 @@ class Registry:
             raise
         return version
 
-    def promote(self, version: str, *, forced: bool = False, reason: str = "") -> None:
-        """Point ``current`` at a version (atomic) and record it in the history."""
+    def promote(
+        self,
+        version: str,
+        *,
+        forced: bool = False,
+        reason: str = "",
+        by: str = "",
+        kind: str = "promote",
+    ) -> None:
+        """Point ``current`` at a version (atomic) and record who did it, when and why."""
         self.load(version)  # refuses a broken or incompatible artifact before it can serve
         previous = self.current()
         _atomic_write(self.root / "current", version + "\n")
@@ -202,6 +210,8 @@ class Registry:
             "previous": previous,
             "forced": forced,
             "reason": reason,
+            "by": by or default_actor(),
+            "kind": kind,
         }
         with (self.root / "history.jsonl").open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
@@ -216,15 +226,80 @@ class Registry:
             if line.strip()
         ]
 
-    def rollback(self) -> str:
-        """Serve the version that served before the current one."""
+    def chain(self) -> list[dict[str, Any]]:
+        """The promotion chain that leads to the serving version, oldest first.
+
+        Each promotion pushes a version; each rollback pops one, so rolling back twice goes
+        two steps back. Entries are the history's own (who, when, why).
+        """
+        stack: list[dict[str, Any]] = []
+        for entry in self.history():
+            if _is_rollback(entry):
+                while stack and stack[-1]["version"] != entry["version"]:
+                    stack.pop()
+                if not stack:  # the target was promoted before the history began
+                    stack.append(entry)
+            elif stack and stack[-1]["version"] == entry["version"]:
+                stack[-1] = entry  # promoted again while serving: one step, the latest record
+            else:
+                stack.append(entry)
         current = self.current()
-        for entry in reversed(self.history()):
-            if entry["version"] == current and entry.get("previous"):
-                target = str(entry["previous"])
-                self.promote(target, reason=f"rollback from {current}")
-                return target
-        raise RegistryError("没有可以回退到的上一个版本。")
+        if current is not None and (not stack or stack[-1]["version"] != current):
+            stack.append({"version": current, "reason": "（指针被直接修改）"})
+        return stack
+
+    def promoted_versions(self) -> set[str]:
+        return {str(e["version"]) for e in self.history()}
+
+    def rollback(self, *, by: str = "") -> str:
+        """Serve the version before the current one in the promotion chain (a step back)."""
+        chain = self.chain()
+        if len(chain) < 2:
+            raise RegistryError("没有可以回退到的上一个版本。")
+        current, target = str(chain[-1]["version"]), str(chain[-2]["version"])
+        self.promote(target, reason=f"回退自 {current}", by=by, kind="rollback")
+        return target
+
+    def status(self, version: str) -> dict[str, Any]:
+        """Where a version stands: serving, pending or held (a candidate never promoted),
+        served (before), or registered; with its last promotion (who, when, why)."""
+        meta = self.metadata(version)
+        retrain = meta.get("retrain") or {}
+        entries = [e for e in self.history() if e.get("version") == version]
+        last = entries[-1] if entries else None
+        if version == self.current():
+            state = "serving"
+        elif last is not None:
+            state = "served"
+        elif retrain.get("status") in ("pending", "held"):
+            state = str(retrain["status"])
+        else:
+            state = "registered"
+        return {
+            "version": version,
+            "state": state,
+            "created_at": meta.get("created_at"),
+            "held_reasons": list(retrain.get("held_reasons") or []),
+            "serving_version": retrain.get("serving_version"),
+            "promoted_at": last.get("at") if last else None,
+            "promoted_by": last.get("by") if last else None,
+            "promoted_reason": last.get("reason") if last else None,
+            "forced": bool(last.get("forced")) if last else False,
+        }
+
+
+def _is_rollback(entry: dict[str, Any]) -> bool:
+    return entry.get("kind") == "rollback" or str(entry.get("reason", "")).startswith("rollback")
+
+
+def default_actor() -> str:
+    """Who runs this process, by the operating system's account name."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "未知用户"
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -75,12 +75,20 @@ class Registered:
 
 
 class Example(NamedTuple):
-    """One decided proposal as training data; ``label`` is the outside label for referrals."""
+    """One decided proposal as training data; ``label`` is the outside label for referrals.
+
+    ``decided_by`` and the suggestion's fields say where the label came from: who decided,
+    and what the model proposed (for provenance and for calibration).
+    """
 
     title: str
     content: str
     label: str
     departments: list[str]
+    decided_by: str = ""
+    suggested_label: str = ""
+    suggested_confidence: float | None = None
+    model_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -434,9 +442,28 @@ def decided_examples(db: Session) -> list[Example]:
         select(Proposal).where(Proposal.decided_at.is_not(None)).order_by(Proposal.id)
     )
     return [
-        Example(p.title, p.content, p.lead_unit or outside, list(p.referral_departments))
+        Example(
+            p.title,
+            p.content,
+            p.lead_unit or outside,
+            list(p.referral_departments),
+            p.decided_by or "",
+            p.suggested_unit or outside,
+            p.suggested_confidence,
+            p.model_version,
+        )
         for p in rows
     ]
+
+
+def recent_texts(db: Session, limit: int) -> list[tuple[str, str]]:
+    """The ``limit`` most recently registered proposals as (title, content), newest first."""
+    if limit <= 0 or not inspect(db.get_bind()).has_table(Proposal.__tablename__):
+        return []
+    rows = db.execute(
+        select(Proposal.title, Proposal.content).order_by(Proposal.id.desc()).limit(limit)
+    )
+    return [(t, c) for t, c in rows]
 
 
 def days_overdue(p: Proposal, today: date) -> int:
