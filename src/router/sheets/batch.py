@@ -118,6 +118,7 @@ class _Routed:
     co_units: tuple[str, ...]
     needs_review: bool
     reason_kinds: tuple[str, ...]
+    bulk_confirmable: bool = False
 
 
 @dataclass
@@ -149,7 +150,7 @@ class BatchResult:
 
     @property
     def confirmable(self) -> int:
-        return sum(1 for r in self.routed if r is not None and not r.needs_review)
+        return sum(1 for r in self.routed if r is not None and r.bulk_confirmable)
 
     def summary(self) -> dict[str, Any]:
         """The figures the clerk sees at the end and the API returns in headers."""
@@ -393,6 +394,7 @@ def _compact(d: Decision, router: Router) -> _Routed:
         co_units=tuple(d.co_units),
         needs_review=d.needs_review,
         reason_kinds=tuple(_reason_kind(r) for r in d.review_reasons),
+        bulk_confirmable=d.bulk_confirmable,
     )
 
 

@@ -77,13 +77,30 @@ def list_proposals(
     unit: Annotated[str | None, Query(description="主办单位；“非公安职责”表示整件转出")] = None,
     status: Annotated[Status | None, Query(description="状态")] = None,
     overdue: Annotated[bool | None, Query(description="只看超期（true）或未超期（false）")] = None,
-    q: Annotated[str | None, Query(max_length=100, description="编号、标题或代表姓名包含")] = None,
+    q: Annotated[
+        str | None, Query(max_length=100, description="编号、标题、正文或代表姓名包含")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
+    sort: Annotated[
+        str | None,
+        Query(
+            max_length=20,
+            description="排序列（number、session、title、deputy、unit、suggested、confidence、"
+            "status、due_on、received_on、updated_at），前加“-”为倒序；不填则超期的在前",
+        ),
+    ] = None,
 ) -> ProposalList:
-    """按届次、单位、状态、是否超期筛选台帐；超期的排在最前。"""
+    """按届次、单位、状态、是否超期筛选台账，可搜索、排序、分页；默认超期的排在最前。"""
     flt = ProposalFilter(
-        session=session, unit=unit, status=status, overdue=overdue, q=q, limit=limit, offset=offset
+        session=session,
+        unit=unit,
+        status=status,
+        overdue=overdue,
+        q=q,
+        limit=limit,
+        offset=offset,
+        sort=sort,
     )
     total, rows = ledger.list_proposals(db, flt, today=today)
     return ProposalList(
