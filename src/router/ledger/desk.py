@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from router.core.places import text_places
 from router.core.text import prepare, tokenize
@@ -57,6 +57,29 @@ def bulk_candidates(
         for p in rows
         if p.suggested_unit is not None and bool((p.suggestion or {}).get("bulk_confirmable"))
     ]
+
+
+def bulk_track_record(db: Session) -> tuple[int, int]:
+    """How bulk-confirmable suggestions fared when a person decided them one by one.
+
+    Returns (decided one by one, kept as suggested) over the whole ledger: the measured
+    accuracy of such items here, as opposed to the model's validation figure.
+    """
+    rows = db.scalars(
+        select(Proposal)
+        .where(Proposal.decided_at.is_not(None))
+        .options(selectinload(Proposal.events))
+    )
+    checked = agreed = 0
+    for p in rows:
+        if not (p.suggestion or {}).get("bulk_confirmable"):
+            continue
+        last = next((e for e in reversed(p.events) if e.action in ("decided", "redecided")), None)
+        if last is None or (last.data or {}).get("bulk"):
+            continue
+        checked += 1
+        agreed += bool(p.follows_suggestion) and p.reason_code is None
+    return checked, agreed
 
 
 def _from_suggestion(p: Proposal) -> DecisionCreate:

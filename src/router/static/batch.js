@@ -28,13 +28,13 @@
     event.preventDefault();
     const file = $("batch-file").files[0];
     if (!file) {
-      say("请先选择台帐文件。", "error");
+      say("请先选择台账文件。", "error");
       return;
     }
     const register = $("batch-register").checked;
     const session = $("batch-session").value.trim();
     if (register && !session) {
-      say("登记到台帐时请填写届次。", "error");
+      say("登记到台账时请填写届次。", "error");
       return;
     }
     const body = new FormData();
@@ -75,8 +75,11 @@
       link.hidden = false;
       const h = (name) => res.headers.get(name) || "0";
       let text = `共 ${h("X-Batch-Rows")} 行：已给出建议 ${h("X-Batch-Routed")} 行（可批量确认 ${h("X-Batch-Confirmable")}，需人工复核 ${h("X-Batch-Review")}），问题行 ${h("X-Batch-Problems")}，并案 ${h("X-Batch-Groups")} 组。`;
-      if (register) text += ` 新登记 ${h("X-Batch-Registered")} 件，已在台帐 ${h("X-Batch-Existing")} 件。`;
+      if (register) text += ` 新登记 ${h("X-Batch-Registered")} 件，已在台账 ${h("X-Batch-Existing")} 件。`;
       say(text, "ok");
+      document.dispatchEvent(new CustomEvent("router:batch", {
+        detail: { register, session, confirmable: Number(h("X-Batch-Confirmable")) },
+      }));
     } catch (err) {
       say(`上传失败：${err.message}`, "error");
     } finally {

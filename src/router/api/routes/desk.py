@@ -17,7 +17,14 @@ from router import ledger
 from router.api.deps import DbDep, Dispatcher, SettingsDep, TodayDep
 from router.api.errors import problems
 from router.ledger import ProposalFilter, ProposalPublic
-from router.ledger.desk import Match, bulk_candidates, bulk_confirm, similar, undo_decision
+from router.ledger.desk import (
+    Match,
+    bulk_candidates,
+    bulk_confirm,
+    bulk_track_record,
+    similar,
+    undo_decision,
+)
 from router.ledger.export import write_ledger
 from router.ledger.schemas import Evaluation, Status
 
@@ -35,6 +42,12 @@ class BulkPreview(BaseModel):
     count: int = Field(description="可批量确认的待分办件数")
     by_unit: dict[str, int] = Field(description="按模型建议的主办单位")
     ids: list[int]
+    checked: int = Field(description="此前逐件分办的同类（可批量确认）建议件数")
+    agreed: int = Field(description="其中分办结果与模型建议一致的件数")
+
+
+class DeskConfig(BaseModel):
+    timezone: str = Field(description="页面显示时间所用的时区")
 
 
 class BulkRequest(_In):
@@ -99,12 +112,21 @@ def bulk_preview(
     """可批量确认的待分办建议：件数和各单位件数（确认前先看）。"""
     rows = bulk_candidates(db, session=session or None)
     by_unit = Counter(p.suggested_unit or "" for p in rows)
+    checked, agreed = bulk_track_record(db)
     return BulkPreview(
         session=session or None,
         count=len(rows),
         by_unit=dict(by_unit.most_common()),
         ids=[p.id for p in rows],
+        checked=checked,
+        agreed=agreed,
     )
+
+
+@router.get("/desk/config", response_model=DeskConfig)
+def desk_config(settings: SettingsDep) -> DeskConfig:
+    """页面设置：显示时间所用的时区（ROUTER_TIMEZONE）。"""
+    return DeskConfig(timezone=settings.timezone)
 
 
 @router.post(
