@@ -22,7 +22,7 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="模型注册表：列出、启用、回退。", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-db_app = typer.Typer(help="台帐数据库：结构升级。", no_args_is_help=True)
+db_app = typer.Typer(help="台账数据库：结构升级。", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 err = Console(stderr=True)
@@ -278,7 +278,7 @@ def _print_decision(d: Any) -> None:
 @app.command()
 def batch(
     input_file: Annotated[
-        Path, typer.Argument(metavar="INPUT", help="台帐文件：.xlsx、.xls 或 .csv（UTF-8 / GBK）")
+        Path, typer.Argument(metavar="INPUT", help="台账文件：.xlsx、.xls 或 .csv（UTF-8 / GBK）")
     ],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="输出文件：.xlsx（含统计、问题行、并案）或 .csv")
@@ -299,18 +299,18 @@ def batch(
     ] = None,
     register: Annotated[
         bool,
-        typer.Option("--register", help="同时登记到台帐数据库（整份文件一个事务，可重复运行）"),
+        typer.Option("--register", help="同时登记到台账数据库（整份文件一个事务，可重复运行）"),
     ] = False,
     session: Annotated[
         str | None, typer.Option("--session", help="届次，如“十七届三次”；--register 时必填")
     ] = None,
     kind: Annotated[str, typer.Option(help="建议（人大代表）或提案（政协委员）")] = "建议",
-    actor: Annotated[str, typer.Option(help="登记人，记入台帐的修改记录")] = "批量导入",
+    actor: Annotated[str, typer.Option(help="登记人，记入台账的修改记录")] = "批量导入",
     workers: Annotated[
         int | None, typer.Option(help="分办进程数；默认按 CPU 核数（2 000 行以上才启用多进程）")
     ] = None,
 ) -> None:
-    """把整份台帐逐行分办，输出带建议承办单位、统计、问题行和并案组的《一览表》。"""
+    """把整份台账逐行分办，输出带建议承办单位、统计、问题行和并案组的《一览表》。"""
     import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -443,7 +443,7 @@ def _print_batch_summary(result: Any, output: Path, seconds: float) -> None:
     reg = result.registration
     if reg is not None:
         out.print(
-            f"已登记到台帐（届次“{reg.session}”）：新登记 {reg.created} 件，已在台帐中 {reg.existing} 件，未登记 {len(reg.problems)} 件。"
+            f"已登记到台账（届次“{reg.session}”）：新登记 {reg.created} 件，已在台账中 {reg.existing} 件，未登记 {len(reg.problems)} 件。"
         )
     if output.suffix.lower() == ".csv":
         out.print("[dim]CSV 只含一览表；统计、问题行和并案请输出为 .xlsx。[/]")
@@ -460,16 +460,16 @@ def retrain(
     files: Annotated[
         list[Path] | None,
         typer.Option(
-            "--file", "-f", help="往届已标注的台帐（Excel/CSV，含“承办单位”列），可多次给出"
+            "--file", "-f", help="往届已标注的台账（Excel/CSV，含“承办单位”列），可多次给出"
         ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="即使未通过不退步门槛也启用，并记录为强制启用")
     ] = False,
-    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="不使用台帐中的分办决定")] = False,
+    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="不使用台账中的分办决定")] = False,
     no_cv: Annotated[bool, typer.Option("--no-cv", help="跳过交叉验证")] = False,
 ) -> None:
-    """用语料、台帐中已确认或改派的决定和往届台帐重训练；只有不退步才启用。"""
+    """用语料、台账中已确认或改派的决定和往届台账重训练；只有不退步才启用。"""
     from router.learn.retrain import Example, RetrainError, file_examples, ledger_examples
     from router.learn.retrain import retrain as do_retrain
 
@@ -580,7 +580,7 @@ def serve(
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """把台帐数据库结构升级到最新版本（服务启动时也会自动升级）。"""
+    """把台账数据库结构升级到最新版本（服务启动时也会自动升级）。"""
     from sqlalchemy.engine import make_url
 
     from router.db import current_revision, make_engine, upgrade
@@ -593,7 +593,7 @@ def db_upgrade() -> None:
     finally:
         engine.dispose()
     where = make_url(settings.db_url).render_as_string(hide_password=True)
-    out.print(f"台帐数据库 {where} 已是最新结构（{revision}）。")
+    out.print(f"台账数据库 {where} 已是最新结构（{revision}）。")
 
 
 if __name__ == "__main__":  # pragma: no cover

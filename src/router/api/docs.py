@@ -1,10 +1,13 @@
-"""``/docs`` served from local files: Swagger UI from the swagger-ui-bundle package, no CDN.
+"""``/docs`` served from local files: Swagger UI 5 as shipped by fastapi-offline, no CDN.
+
+(Swagger UI 4, as in swagger-ui-bundle, cannot read FastAPI's OpenAPI 3.1 documents.)
 
 An intranet without internet gets the same page; nothing is fetched from outside.
 """
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -18,10 +21,9 @@ ASSETS = "/docs-assets"
 def swagger_dir() -> Path | None:
     """The folder holding swagger-ui-bundle.js and swagger-ui.css, if the package is installed."""
     try:
-        import swagger_ui_bundle
-    except ImportError:
+        folder = Path(str(resources.files("fastapi_offline") / "static"))
+    except ModuleNotFoundError:
         return None
-    folder = Path(swagger_ui_bundle.swagger_ui_path)
     return folder if (folder / "swagger-ui-bundle.js").is_file() else None
 
 
@@ -36,7 +38,7 @@ def install(app: FastAPI) -> None:
         if folder is None:
             return HTMLResponse(
                 "<!doctype html><meta charset='utf-8'><title>接口文档</title>"
-                "<p>未安装 swagger-ui-bundle，无法显示接口文档页面；"
+                "<p>未安装 fastapi-offline，无法显示接口文档页面；"
                 f"接口说明（OpenAPI）见 <a href='{app.openapi_url}'>{app.openapi_url}</a>。</p>",
                 status_code=503,
             )
@@ -45,5 +47,5 @@ def install(app: FastAPI) -> None:
             title=f"{app.title} · 接口文档",
             swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
+            swagger_favicon_url=f"{ASSETS}/favicon.png",
         )

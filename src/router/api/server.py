@@ -76,7 +76,7 @@ def run(
     finally:
         engine.dispose()
     say(
-        f"模型 {version}，台帐 {make_url(settings.db_url).render_as_string(hide_password=True)}；网页 http://{host}:{port}/ ，接口文档 /docs"
+        f"模型 {version}，台账 {make_url(settings.db_url).render_as_string(hide_password=True)}；网页 http://{host}:{port}/ ，接口文档 /docs"
     )
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

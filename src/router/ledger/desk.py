@@ -246,12 +246,7 @@ def similar(
     out = []
     for score, i, shared in scored[:limit]:
         heavy = sorted(shared, key=lambda w: -shared[w])
-        out.append(
-            Match(
-                proposal=rows[i],
-                score=round(score, 4),
-                words=[w for w in heavy if not w.startswith("§")][:6],
-                places=[w[1:] for w in heavy if w.startswith("§")],
-            )
-        )
+        named = [w[1:] for w in heavy if w.startswith("§")]
+        words = [w for w in heavy if not w.startswith("§") and not any(w in x for x in named)]
+        out.append(Match(rows[i], round(score, 4), words[:6], named))
     return out

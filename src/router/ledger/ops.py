@@ -227,7 +227,7 @@ def get_proposal(db: Session, proposal_id: int, *, with_events: bool = False) ->
         stmt = stmt.options(selectinload(Proposal.events))
     proposal = db.scalars(stmt).one_or_none()
     if proposal is None:
-        raise NotFoundError(f"台帐中没有序号为 {proposal_id} 的建议。")
+        raise NotFoundError(f"台账中没有序号为 {proposal_id} 的建议。")
     return proposal
 
 

@@ -44,7 +44,7 @@ def check_output_path(output: Path, source: Path | None = None) -> None:
     if not output.parent.is_dir():
         raise TableError(f"输出目录 {output.parent} 不存在。", 400)
     if source is not None and output.resolve() == Path(source).resolve():
-        raise TableError("输出文件不能与输入文件相同：原始台帐不应被覆盖。", 400)
+        raise TableError("输出文件不能与输入文件相同：原始台账不应被覆盖。", 400)
 
 
 def write_output(result: BatchResult, target: Path | IO[bytes], fmt: str | None = None) -> None:
@@ -220,7 +220,7 @@ def _sheet_stats(wb: Any, fmt: _Formats, result: BatchResult) -> None:
         overview += [
             ("登记届次", reg.session),
             ("新登记", reg.created),
-            ("台帐中已有（未重复登记）", reg.existing),
+            ("台账中已有（未重复登记）", reg.existing),
             ("未登记（见问题行）", len(reg.problems)),
         ]
     for name, value in overview:

@@ -4,7 +4,7 @@
 "use strict";
 
 // -- the work queue -------------------------------------------------------------------------
-const queue = { advance: true, timer: null, current: null };
+const queue = { advance: true, timer: null, current: null, note: "" };
 
 function queueIds() {
   return [...$("pick").options].map((o) => o.value).filter(Boolean).map(Number);
@@ -41,6 +41,7 @@ $("q-next").addEventListener("click", () => {
 });
 
 $("q-search").addEventListener("input", () => {
+  queue.note = "";
   clearTimeout(queue.timer);
   queue.timer = setTimeout(() => loadPick(), 250);
 });
@@ -54,17 +55,17 @@ $("q-search").addEventListener("keydown", (event) => {
 document.addEventListener("router:queue", (event) => {
   const { total, shown } = event.detail;
   const q = $("q-search").value.trim();
-  $("q-info").textContent = `待分办 ${total} 件${q ? `（含“${q}”）` : ""}${total > shown ? `，列出前 ${shown} 件` : ""}`;
+  const count = `待分办 ${total} 件${q ? `（含“${q}”）` : ""}${total > shown ? `，列出前 ${shown} 件` : ""}`;
+  $("q-info").textContent = queue.note ? `${count}。${queue.note}` : count;
 });
 
 document.addEventListener("router:decided", (event) => {
   // After a decision made from the queue, the next undecided proposal opens by itself.
   const saved = event.detail.proposal;
   if (!queue.advance || !saved || saved.id !== queue.current) return;
-  const message = $("decide-msg").textContent;
-  if (openNext(saved.id)) {
-    $("q-info").textContent = `${message} 已打开下一件。`;
-  }
+  const to = saved.decision && saved.decision.lead_unit ? `主办 ${saved.decision.lead_unit}` : "转出";
+  queue.note = `上一件 ${saved.number} 已记入台账（${to}），已打开下一件。`;
+  openNext(saved.id);
 });
 
 // Ctrl+Enter: route the pasted text, or confirm (save the correction when it is open).

@@ -71,7 +71,7 @@ def _workbook(result: BatchResult) -> Response:
 
     buffer = io.BytesIO()
     write_output(result, buffer, "xlsx")
-    stem = result.table.source.rsplit(".", 1)[0] or "台帐"
+    stem = result.table.source.rsplit(".", 1)[0] or "台账"
     filename = f"{stem}-分办结果.xlsx"
     s = result.summary()
     headers = {
@@ -90,7 +90,7 @@ def _workbook(result: BatchResult) -> Response:
     return Response(buffer.getvalue(), media_type=XLSX, headers=headers)
 
 
-_FILE_DOC = "台帐文件：.xlsx、.xls 或 .csv（UTF-8 / GBK）"
+_FILE_DOC = "台账文件：.xlsx、.xls 或 .csv（UTF-8 / GBK）"
 _OK: dict[int | str, dict[str, Any]] = {
     200: {"content": {XLSX: {}}, "description": "分办结果工作簿：一览表、统计、问题行、并案"}
 }
@@ -105,7 +105,7 @@ def batch_file(
     title_col: ColumnForm = None,
     content_col: ColumnForm = None,
 ) -> Response:
-    """上传整份台帐，逐行给出分办建议，返回结果工作簿（不写入台帐）。"""
+    """上传整份台账，逐行给出分办建议，返回结果工作簿（不写入台账）。"""
     overrides = {"number": number_col, "title": title_col, "content": content_col}
     result = _route_upload(file, settings, serving, overrides, keep=False)
     return _workbook(result)
@@ -127,7 +127,7 @@ def batch_register(
     title_col: ColumnForm = None,
     content_col: ColumnForm = None,
 ) -> Response:
-    """上传整份台帐，分办并登记每一行（一个事务；同一届次同一编号不重复登记），返回结果工作簿。"""
+    """上传整份台账，分办并登记每一行（一个事务；同一届次同一编号不重复登记），返回结果工作簿。"""
     from router.sheets.read import TableError
     from router.sheets.register import register_rows
 

@@ -27,7 +27,7 @@ from router.ledger import (
 )
 from router.ledger.schemas import Status
 
-router = APIRouter(tags=["台帐"])
+router = APIRouter(tags=["台账"])
 _WRITE = problems(400, 401, 404, 409, 413, 422)
 
 
