@@ -71,6 +71,12 @@ def test_bulk_confirm_a_session_from_the_ledger(
     row.get_by_role("button", name="记录").click()
     history = page.locator(f"#l-table tr.history[data-for='{pid}']")
     expect(history).to_contain_text("批量确认：主办")
+    # times in the bureau's time zone (ROUTER_TIMEZONE, Asia/Shanghai), not UTC
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    at = datetime.fromisoformat(events[-1]["at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    expect(history).to_contain_text(at.strftime("%Y-%m-%d %H:%M") + " 张三 分办")
     row.get_by_role("button", name="撤销分办").click()
     page.wait_for_selector("#l-msg.ok >> text=已撤销分办")
     with api(live) as c:

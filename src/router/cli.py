@@ -502,6 +502,20 @@ def retrain(
 
 
 # -- registry -----------------------------------------------------------------------------
+def _local_time(value: object, timezone: str) -> str:
+    """An ISO time as the bureau reads it (ROUTER_TIMEZONE), minutes only."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        when = datetime.fromisoformat(str(value))
+        if when.tzinfo is None:
+            return when.strftime("%Y-%m-%d %H:%M")
+        return when.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+    except (ValueError, ZoneInfoNotFoundError):
+        return str(value or "")
+
+
 @models_app.command("list")
 def models_list() -> None:
     """列出已登记的模型版本。"""
@@ -521,7 +535,7 @@ def models_list() -> None:
             continue
         table.add_row(
             v,
-            str(meta.get("created_at", "")),
+            _local_time(meta.get("created_at"), settings.timezone),
             str(meta.get("trained_on", {}).get("rows", "")),
             f"{m.get('full', {}).get('macro_f1', 0):.3f}",
             f"{m.get('title_only', {}).get('macro_f1', 0):.3f}",

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from router.files import shareable
 from router.sheets.batch import ADDED_COLUMNS, JURISDICTION_NAMES, BatchResult, column_values
 from router.sheets.read import TableError
 
@@ -27,6 +28,7 @@ def atomic_path(dest: Path) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(prefix=f".~{dest.stem}-", suffix=dest.suffix, dir=dest.parent)
     os.close(fd)
     tmp = Path(name)
+    shareable(tmp)  # mkstemp's 0600 would leave the workbook unreadable to the office's group
     try:
         yield tmp
         os.replace(tmp, dest)

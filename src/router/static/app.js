@@ -4,7 +4,7 @@
 
 const API = "/api/v1";
 const OUT = "__outside__";
-const state = { units: null, decision: null, text: "", proposal: null, stale: false };
+const state = { units: null, decision: null, text: "", proposal: null, stale: false, timezone: "Asia/Shanghai" };
 
 const $ = (id) => document.getElementById(id);
 
@@ -23,6 +23,19 @@ function el(tag, props = {}, ...children) {
 }
 
 const pct = (x) => `${Math.round(x * 100)}%`;
+
+function shownTime(iso) {
+  // A time as the bureau reads it (ROUTER_TIMEZONE, from /desk/config), not UTC.
+  try {
+    const parts = new Intl.DateTimeFormat("zh-CN", {
+      timeZone: state.timezone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false,
+    }).formatToParts(new Date(iso));
+    const v = Object.fromEntries(parts.map((p) => [p.type, p.value]));
+    return `${v.year}-${v.month}-${v.day} ${v.hour}:${v.minute}`;
+  } catch (_) {
+    return String(iso).slice(0, 16).replace("T", " ");
+  }
+}
 const dispatcher = () => (localStorage.getItem("router.dispatcher") || "").trim();
 
 function say(id, text, kind = "") {
@@ -82,11 +95,12 @@ async function init() {
   $("token").value = sessionStorage.getItem("router.token") || "";
   showWho();
   try {
+    try { state.timezone = (await api("GET", "/desk/config")).timezone; } catch (_) { /* keep the default */ }
     state.units = await api("GET", "/units");
     fillChoices();
     const model = await api("GET", "/model");
     const f1 = model.metrics && model.metrics.full ? `，留出集宏 F1 ${model.metrics.full.macro_f1.toFixed(3)}` : "";
-    $("model-info").textContent = `模型 ${model.version}（训练于 ${model.trained_at || "未知"}${f1}）`;
+    $("model-info").textContent = `模型 ${model.version}（训练于 ${model.trained_at ? shownTime(model.trained_at) : "未知"}${f1}）`;
   } catch (error) {
     say("route-msg", `无法连接服务：${error.message}`, "error");
   }
@@ -270,7 +284,7 @@ function showCurrent(p) {
   if (!decided) return;
   const dec = p.decision;
   const what = dec.lead_unit ? `主办 ${dec.lead_unit}${dec.co_units.length ? `，会办 ${dec.co_units.join("、")}` : ""}` : `转出 ${dec.referral_departments.join("、")}`;
-  box.textContent = `已分办：${what}（${dec.decided_by}，${dec.decided_at.slice(0, 10)}），状态 ${p.status}。重新分办须选择原因。`;
+  box.textContent = `已分办：${what}（${dec.decided_by}，${shownTime(dec.decided_at)}），状态 ${p.status}。重新分办须选择原因。`;
   $("correct").open = true;
 }
 

@@ -3,22 +3,9 @@
 // Uses app.js's helpers ($, el, api, say, pct, openProposal); every text set as text.
 "use strict";
 
-const ledger = { offset: 0, size: 50, total: 0, open: new Set(), timezone: "Asia/Shanghai" };
+const ledger = { offset: 0, size: 50, total: 0, open: new Set() };
 
 const ACTIONS = { registered: "登记", decided: "分办", redecided: "重新分办", status: "办理进度", evaluated: "评价", undone: "撤销分办" };
-
-function localTime(iso) {
-  // Times as the bureau reads them (ROUTER_TIMEZONE), not the browser's or UTC.
-  try {
-    const parts = new Intl.DateTimeFormat("zh-CN", {
-      timeZone: ledger.timezone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false,
-    }).formatToParts(new Date(iso));
-    const v = Object.fromEntries(parts.map((p) => [p.type, p.value]));
-    return `${v.year}-${v.month}-${v.day} ${v.hour}:${v.minute}`;
-  } catch (_) {
-    return iso.slice(0, 16).replace("T", " ");
-  }
-}
 
 function ledgerParams() {
   const params = new URLSearchParams();
@@ -167,7 +154,7 @@ async function showHistory(p, row) {
     const full = await api("GET", `/proposals/${p.id}`);
     const list = el("ol");
     for (const e of full.events) {
-      list.append(el("li", { text: `${localTime(e.at)} ${e.actor} ${ACTIONS[e.action] || e.action}：${describe(e)}` }));
+      list.append(el("li", { text: `${shownTime(e.at)} ${e.actor} ${ACTIONS[e.action] || e.action}：${describe(e)}` }));
     }
     const old = row.nextElementSibling;
     if (old && old.classList.contains("history")) old.remove();
@@ -243,10 +230,3 @@ async function renderBulk(session) {
     loadLedger();
   });
 }
-
-(async () => {
-  try {
-    const cfg = await api("GET", "/desk/config");
-    ledger.timezone = cfg.timezone;
-  } catch (_) { /* keep the default */ }
-})();
