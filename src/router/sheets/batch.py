@@ -75,6 +75,7 @@ class BatchOptions:
     related_threshold: float = 0.35
     max_bytes: int | None = None
     max_rows: int | None = None
+    timezone: str = "Asia/Shanghai"  # the bureau's, for the times the workbook shows
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> BatchOptions:
@@ -83,6 +84,7 @@ class BatchOptions:
             "related_threshold": settings.related_threshold,
             "max_bytes": settings.batch_max_file_mb * 1024 * 1024,
             "max_rows": settings.batch_max_rows,
+            "timezone": settings.timezone,
         }
         base.update(overrides)
         return cls(**base)
@@ -135,6 +137,7 @@ class BatchResult:
     registration: Registration | None = None
     replaced_columns: list[str] = field(default_factory=list)
     thresholds: tuple[float, float] = (0.8, 0.35)  # duplicate, related
+    timezone: str = "Asia/Shanghai"
 
     @property
     def total(self) -> int:
@@ -163,6 +166,7 @@ class BatchResult:
             "confirmable": self.confirmable,
             "confirmable_share": round(self.confirmable / self.total, 4) if self.total else 0.0,
             "blank_rows_skipped": self.table.blank_rows,
+            "footer_rows": len(self.table.footer),
             "groups": len(self.groups),
             "grouped_rows": sum(len(g.positions) for g in self.groups),
             "duplicate_rows": sum(len(g.duplicates) for g in self.groups),
@@ -172,6 +176,21 @@ class BatchResult:
 
 
 JURISDICTION_NAMES = {"police": "公安职责", "partial": "部分非公安职责", "outside": "非公安职责"}
+# The output's 一览表 has one header row: the row at position ``pos`` is row ``pos + 2``.
+OUTPUT_FIRST_ROW = 2
+
+
+def output_row(pos: int) -> int:
+    """The row number of data position ``pos`` in the output 一览表 (and in the .csv)."""
+    return pos + OUTPUT_FIRST_ROW
+
+
+def row_label(pos: int, rows: list[int]) -> str:
+    """“第 14 行（原表第 16 行）”: the output's row, and the input's where it differs."""
+    out, src = output_row(pos), rows[pos]
+    return f"第 {out} 行" if out == src else f"第 {out} 行（原表第 {src} 行）"
+
+
 Progress = Callable[[int, int], None]
 
 
@@ -287,6 +306,7 @@ def route_table(
         seconds={"route": round(t_route, 3), "group": round(t_group, 3)},
         replaced_columns=replaced,
         thresholds=(options.duplicate_threshold, options.related_threshold),
+        timezone=options.timezone,
     )
 
 
@@ -414,7 +434,7 @@ def _output_frame(
         for pos in g.positions:
             label[pos] = g.name
         for pos, orig in g.duplicates.items():
-            label[pos] = f"{g.name}（与第 {rows[orig]} 行重复）"
+            label[pos] = f"{g.name}（与{row_label(orig, rows)}重复）"
     empty_cells: tuple[Any, ...] = ("", None, "", "", "", "", "")
     added: dict[str, list[Any]] = {c: [] for c in ADDED_COLUMNS}
     for pos, r in enumerate(routed):
