@@ -286,3 +286,22 @@ def test_docs_are_served_locally(client: AppClient) -> None:
     assert js.status_code == 200 and len(js.content) > 100_000
     assert client.get("/docs-assets/swagger-ui.css").status_code == 200
     assert client.get("/redoc").status_code == 404
+
+
+def test_unknown_headers_answer_with_the_columns_to_pick(client: AppClient) -> None:
+    data = "序号,事由,详情\r\n1,学校门口拥堵,建议增设信号灯\r\n2,反诈宣传,建议进社区\r\n".encode()
+    r = client.post(f"{API}/batch", files={"file": ("x.csv", data, "text/csv")})
+    assert r.status_code == 422
+    body = r.json()
+    assert "--title-col" not in body["detail"] and "请在下面选择" in body["detail"]
+    assert body["columns"] == [
+        {"letter": "A", "name": "序号"},
+        {"letter": "B", "name": "事由"},
+        {"letter": "C", "name": "详情"},
+    ]
+    ok = client.post(
+        f"{API}/batch",
+        files={"file": ("x.csv", data, "text/csv")},
+        data={"title_col": "B", "content_col": "C"},
+    )
+    assert ok.status_code == 200 and ok.headers["x-batch-routed"] == "2"

@@ -284,3 +284,49 @@ def test_docs_work_without_internet(browser: Any, live: str, tmp_path: Path) -> 
     pg.screenshot(path=str(shots(tmp_path) / "docs.png"), full_page=False)
     assert outside == []
     context.close()
+
+
+def test_batch_column_picker_and_bulk_confirm_from_the_result(
+    page: Any, live: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    rows = [
+        ("学校门口上下学拥堵", "每天放学时家长车辆在学府路双排停放，建议交警在高峰时段派警疏导。"),
+        ("加强针对老年人的反诈宣传", "不少老人被养老投资骗局骗走积蓄，建议反诈民警进社区讲案例。"),
+        ("提高辅警工资待遇", "辅警工资只有两三千元，建议建立辅警工资正常增长机制，足额缴纳社保。"),
+        (
+            "简化新生儿落户",
+            "给孩子上户口要跑好几趟派出所，建议推行新生儿出生一件事联办，网上申请落户。",
+        ),
+    ]
+    lines = ["序号,事由,详情"] + [f"{i + 1},{t},{c}" for i, (t, c) in enumerate(rows)]
+    src = tmp_path / "不认识的表头.csv"
+    src.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    page.set_input_files("#batch-file", str(src))
+    page.check("#batch-register")
+    page.fill("#batch-session", SESSION)
+    page.click("#btn-batch")
+    page.wait_for_selector("#batch-msg.error")
+    assert "请在下面选择" in page.inner_text("#batch-msg")
+    page.wait_for_selector("#batch-columns:not([hidden]) #batch-title-col")
+    page.select_option("#batch-title-col", "B")
+    page.select_option("#batch-content-col", "C")
+    page.screenshot(path=str(shots(tmp_path) / "column-picker.png"), full_page=True)
+    page.click("#btn-batch")
+    page.wait_for_selector("#batch-msg.ok")
+    assert "新登记 4 件" in page.inner_text("#batch-msg")
+    with api(live) as c:
+        preview = c.get("/ledger/bulk-confirm", params={"session": SESSION}).json()
+    if preview["count"] == 0:
+        expect(page.locator("#batch-bulk")).to_contain_text("没有可批量确认")
+        return
+    start = page.locator("#batch-bulk .bulk-start")
+    expect(start).to_have_text(f"批量确认 {preview['count']} 件…")
+    start.click()
+    page.click("#batch-bulk .bulk-go")
+    expect(page.locator("#batch-bulk .bulk-done")).to_contain_text(
+        f"已批量确认 {preview['count']} 件"
+    )
+    with api(live) as c:
+        assert c.get("/proposals", params={"status": "已分办"}).json()["total"] == preview["count"]

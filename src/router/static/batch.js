@@ -24,6 +24,37 @@
     }
   }
 
+  // Headers the reader does not know: offer the file's columns to pick the title and body from.
+  function showColumns(columns) {
+    const box = $("batch-columns");
+    box.replaceChildren();
+    const make = (id, text) => {
+      const select = document.createElement("select");
+      select.id = id;
+      const none = document.createElement("option");
+      none.value = "";
+      none.textContent = "（不用）";
+      select.append(none);
+      for (const c of columns) {
+        const option = document.createElement("option");
+        option.value = c.letter;
+        option.textContent = `${c.letter} 列：${c.name}`;
+        select.append(option);
+      }
+      const label = document.createElement("label");
+      label.append(text, select);
+      return label;
+    };
+    box.append(make("batch-title-col", "标题列"), make("batch-content-col", "正文列"));
+    box.hidden = false;
+  }
+
+  $("batch-file").addEventListener("change", () => {
+    const box = $("batch-columns");
+    box.replaceChildren();
+    box.hidden = true;
+  });
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const file = $("batch-file").files[0];
@@ -39,6 +70,10 @@
     }
     const body = new FormData();
     body.append("file", file);
+    for (const [field, id] of [["title_col", "batch-title-col"], ["content_col", "batch-content-col"]]) {
+      const pick = $(id);
+      if (pick && pick.value) body.append(field, pick.value);
+    }
     const headers = { Accept: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet, application/json" };
     let url = "/api/v1/batch";
     if (register) {
@@ -61,6 +96,7 @@
         try {
           const data = await res.json();
           if (data && typeof data.detail === "string") message = data.detail;
+          if (data && Array.isArray(data.columns)) showColumns(data.columns);
         } catch (_) { /* not JSON */ }
         if (res.status === 401) message += " 请在右上角填写访问令牌。";
         say(message, "error");

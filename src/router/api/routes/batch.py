@@ -32,6 +32,14 @@ ColumnForm = Annotated[
 ]
 
 
+class ColumnsUnknown(HTTPException):
+    """422 with the table's columns (``extra``), so that the page can offer a column picker."""
+
+    def __init__(self, message: str, columns: list[tuple[str, str]]) -> None:
+        super().__init__(422, message)
+        self.extra = {"columns": [{"letter": c, "name": n} for c, n in columns]}
+
+
 def _read_upload(upload: UploadFile, settings: Settings) -> tuple[bytes, str]:
     limit = settings.batch_max_file_mb * 1024 * 1024
     data = upload.file.read(limit + 1)
@@ -62,7 +70,8 @@ def _route_upload(
     except TableError as exc:
         raise HTTPException(exc.status, exc.message) from exc
     except ColumnError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        # the page offers the columns to pick from (title_col / content_col), not CLI options
+        raise ColumnsUnknown(exc.hint, exc.columns) from exc
     return route_table(serving.router, table, columns, options, keep_decisions=keep)
 
 
