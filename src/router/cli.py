@@ -13,7 +13,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from router.cli_zh import install as _chinese_usage
+from router.files import os_reason
 from router.settings import Settings, get_settings
+
+_chinese_usage()  # click's and typer's own words (usage errors, help) in Chinese
 
 app = typer.Typer(
     help="人大代表建议分办助手：建议承办单位、职责判定与置信度。",
@@ -25,7 +29,7 @@ app.add_typer(models_app, name="models")
 db_app = typer.Typer(help="台账数据库：结构升级。", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a sentence is never cut at 80 columns in a log
 out = Console()
 
 EXIT_INPUT = 2
@@ -182,8 +186,10 @@ def route(
             raise _fail("正文和 --file 只能给一个。", EXIT_INPUT)
         try:
             content = file.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise _fail(f"无法读取文件 {file}：{exc}", EXIT_INPUT) from exc
+        except OSError as exc:
+            raise _fail(f"无法读取文件 {file}：{os_reason(exc)}", EXIT_INPUT) from exc
+        except UnicodeDecodeError as exc:
+            raise _fail(f"无法读取文件 {file}：不是 UTF-8 编码的文本", EXIT_INPUT) from exc
     router = _load_router(settings)
     try:
         decision = do_route(router, title, content)
@@ -380,7 +386,7 @@ def batch(
     except (TableError, ColumnError) as exc:
         raise _fail(str(exc), EXIT_INPUT) from exc
     except OSError as exc:
-        raise _fail(f"无法写入 {output}：{exc.strerror or exc}") from exc
+        raise _fail(f"无法写入 {output}：{os_reason(exc)}") from exc
     result.seconds.update(
         read=round(read_seconds, 3), write=round(time.perf_counter() - write_started, 3)
     )
@@ -526,7 +532,7 @@ def models_list() -> None:
     current = registry.current()
     table = Table(title=f"模型注册表 {settings.models_path}")
     for col in ("版本", "训练时间", "样本数", "宏 F1", "仅标题宏 F1", "服务中"):
-        table.add_column(col, no_wrap=col in ("版本", "训练时间"))
+        table.add_column(col, no_wrap=True, overflow="fold")  # figures never cut to "0.9…"
     for v in registry.versions():
         try:
             meta, m = registry.metadata(v), registry.metrics(v)

@@ -8,6 +8,7 @@ or ``mkdir`` would have had: 0644/0755 under the usual umask 022, 0640/0750 unde
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from pathlib import Path
@@ -33,3 +34,25 @@ def shareable(path: Path | str, *, directory: bool = False) -> None:
     """Give a file made by ``mkstemp`` (or a folder by ``mkdtemp``) the umask's usual mode."""
     base = 0o777 if directory else 0o666
     os.chmod(path, base & ~current_umask())
+
+
+_OS_REASONS = {
+    errno.ENOENT: "文件或文件夹不存在",
+    errno.EACCES: "没有访问权限",
+    errno.EPERM: "没有操作权限",
+    errno.EISDIR: "这是文件夹，不是文件",
+    errno.ENOTDIR: "路径中有一段不是文件夹",
+    errno.ENOSPC: "磁盘空间不足",
+    errno.EROFS: "文件系统只读",
+    errno.EEXIST: "已经存在",
+    errno.EBUSY: "文件正被占用",
+    errno.ENAMETOOLONG: "文件名太长",
+    errno.EADDRINUSE: "端口已被占用",
+}
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a file operation failed, in Chinese (the system's errno text is English)."""
+    if exc.errno in _OS_REASONS:
+        return _OS_REASONS[exc.errno]
+    return f"系统错误（{exc.errno}）" if exc.errno else "系统错误"

@@ -28,6 +28,7 @@ from xml.etree import ElementTree
 
 import pandas as pd
 
+from router.files import os_reason
 from router.sheets.columns import column_letter, header_key, header_score, role_of
 
 __all__ = ["EXTENSIONS", "Table", "TableError", "read_table", "read_table_bytes"]
@@ -92,14 +93,14 @@ def read_table(
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise TableError(f"找不到或无法访问文件 {path}：{exc.strerror or exc}", 400) from exc
+        raise TableError(f"找不到或无法访问文件 {path}：{os_reason(exc)}", 400) from exc
     if not path.is_file():
         raise TableError(f"{path} 不是文件。", 400)
     _check_size(size, max_bytes, path.name)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise TableError(f"无法读取文件 {path}：{exc.strerror or exc}", 400) from exc
+        raise TableError(f"无法读取文件 {path}：{os_reason(exc)}", 400) from exc
     return read_table_bytes(
         data,
         path.name,
