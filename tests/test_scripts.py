@@ -43,7 +43,7 @@ def test_the_callers_folder_is_kept(tmp_path: Path) -> None:
 
 
 def test_a_set_router_home_wins(tmp_path: Path) -> None:
-    project = _fake_project(tmp_path)
+    _fake_project(tmp_path)
     env = {**os.environ, "ROUTER_HOME": str(tmp_path)}
     out = subprocess.run(
         ["bash", "project/scripts/router", "models", "list"],
