@@ -99,3 +99,22 @@ def test_every_sheet_prints_landscape_one_page_wide(book: openpyxl.Workbook) -> 
         assert ws.page_setup.fitToHeight == 0 and ws.sheet_properties.pageSetUpPr.fitToPage
     for name in ("一览表", "问题行", "并案"):
         assert book[name].print_title_rows == "$1:$1"
+
+
+def test_progress_goes_on_through_the_merge(
+    router: Router, settings: Settings, ledger: Path
+) -> None:
+    options = BatchOptions.from_settings(settings)
+    table, columns = load_input(ledger, options)
+    routing: list[tuple[int, int]] = []
+    merging: list[tuple[int, int]] = []
+    route_table(
+        router,
+        table,
+        columns,
+        options,
+        lambda d, t: routing.append((d, t)),
+        merge_progress=lambda d, t: merging.append((d, t)),
+    )
+    assert routing[-1][0] == routing[-1][1]
+    assert merging == [(0, 3), (1, 3), (2, 3), (3, 3)]

@@ -354,7 +354,7 @@ def batch(
         _say("  " + line)
     router = _load_router(settings)
     with Progress(
-        TextColumn("分办"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -363,11 +363,31 @@ def batch(
         auto_refresh=False,  # no refresh thread: the rows may be routed on forked processes
     ) as bar:
         task = bar.add_task("分办", total=len(table.frame))
+        merging = bar.add_task("并案（比对相似建议）", total=3, visible=False)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total, refresh=True)
 
-        result = route_table(router, table, columns, options, progress, keep_decisions=register)
+        def merge_progress(step: int, steps: int) -> None:
+            what = ("计算词权重", "查找相似的建议", "分组", "完成")[min(step, 3)]
+            bar.update(
+                merging,
+                completed=step,
+                total=steps,
+                visible=True,
+                description=f"并案：{what}",
+                refresh=True,
+            )
+
+        result = route_table(
+            router,
+            table,
+            columns,
+            options,
+            progress,
+            keep_decisions=register,
+            merge_progress=merge_progress,
+        )
     try:
         write_started = time.perf_counter()
         with atomic_path(output) as tmp:

@@ -238,10 +238,12 @@ def route_table(
     progress: Progress | None = None,
     *,
     keep_decisions: bool = False,
+    merge_progress: Progress | None = None,
 ) -> BatchResult:
     """Route every row; rows that cannot be routed stay in place and are listed as problems.
 
     ``keep_decisions`` keeps the full :class:`Decision` of each row, which registration needs.
+    ``progress(done, total)`` follows the routing, ``merge_progress(step, 3)`` the 并案.
     """
     options = options or BatchOptions()
     clock = time.perf_counter()
@@ -289,6 +291,7 @@ def route_table(
         options.related_threshold,
         processes=min(options.workers, os.cpu_count() or 1),
         tokens=[words[p] for p in ok],  # segmented once, while routing
+        progress=merge_progress,
     )
     groups = [
         MergeGroup(

@@ -10,7 +10,7 @@ and bounds what the frequent ones can add. Both can use a second, forked process
 from __future__ import annotations
 
 import mmap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -441,6 +441,7 @@ def group_similar(
     processes: int = 1,
     tokens: Sequence[Sequence[str]] | None = None,
     place_repeat: int = PLACE_REPEAT,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[MergeGroup]:
     """并案 groups: connected rows whose similarity reaches ``related``; copies marked.
 
@@ -449,15 +450,22 @@ def group_similar(
     row in its group it resembles at ``duplicate`` or more. ``processes`` > 1 lets a large
     batch use a second, forked process; ``tokens``, each text's tokens from routing it, spare
     segmenting the texts again. Named places weigh ``place_repeat`` mentions (0: wording only).
+    ``progress(step, 3)`` is called after each step: word weights, pairs, groups.
     """
     n = len(texts)
+    step = progress or (lambda _done, _total: None)
     if n < 2:
+        step(3, 3)
         return []
+    step(0, 3)
     rows = tfidf_rows(
         texts, words=True, processes=processes, tokens=tokens, place_repeat=place_repeat
     )
+    step(1, 3)
     i, j, sim = cosine_pair_arrays(rows, min(related, duplicate), processes=processes)
+    step(2, 3)
     if i.size == 0:
+        step(3, 3)
         return []
     edges = sparse.coo_matrix((np.ones(i.size), (i, j)), shape=(n, n))
     count, label = connected_components(edges, directed=False)
@@ -481,4 +489,5 @@ def group_similar(
         groups.append(
             MergeGroup(f"并案{len(groups) + 1}", positions, dups, round(float(top[k]), 3))
         )
+    step(3, 3)
     return groups

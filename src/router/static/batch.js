@@ -88,7 +88,11 @@
     const link = $("batch-download");
     button.disabled = true;
     link.hidden = true;
-    say(`正在分办 ${file.name} ……`);
+    // The server answers once the whole file is done: say how long it has been working, and what.
+    const started = Date.now();
+    const working = () => say(`正在处理 ${file.name}：逐行分办、并案比对、生成工作簿……（已用 ${Math.round((Date.now() - started) / 1000)} 秒）`);
+    working();
+    const timer = setInterval(working, 1000);
     try {
       const res = await fetch(url, { method: "POST", headers, body });
       if (!res.ok) {
@@ -119,6 +123,7 @@
     } catch (err) {
       say(`上传失败：${err.message}`, "error");
     } finally {
+      clearInterval(timer);
       button.disabled = false;
     }
   });
