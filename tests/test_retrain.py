@@ -100,6 +100,9 @@ def test_retrain_with_good_corrections_is_promoted(home: Settings) -> None:
     assert result.counts["ledger"]["used"] == 1
     report = result.report.read_text(encoding="utf-8")
     assert "数据来源" in report and "交通管理" in report
+    # a plain summary first, in the office's words, before any figure table
+    assert report.index("## 简要结论") < report.index("## 详细数字") < report.index("宏 F1：")
+    assert "已经启用" in report and "台账中的分办决定 1 条" in report and "ledger" not in report
     assert (registry.root / result.version / "confusion_matrix.png").is_file()
 
 
@@ -112,6 +115,8 @@ def test_worse_candidate_is_refused_then_forced(home: Settings) -> None:
     assert registry.current() == before
     assert any(r.startswith("交通管理 召回率") for r in refused.verdict.reasons)
     assert refused.version in registry.versions()  # kept for inspection, not serving
+    summary = refused.report.read_text(encoding="utf-8").split("## 详细数字")[0]
+    assert "没有启用" in summary and "交通管理" in summary and "有所下降" in summary
 
     forced = retrain(home, _bad_corrections(corpus), cv=False, force=True)
     assert forced.promoted and forced.forced

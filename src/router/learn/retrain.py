@@ -365,6 +365,52 @@ def _wrong_examples(
     return sorted(rows, key=lambda r: -r["confidence"])[:k]
 
 
+_SOURCE_NAMES = {"corpus": "随附语料", "ledger": "台账中的分办决定", "file": "往届台账文件"}
+
+
+def _source(name: str) -> str:
+    return _SOURCE_NAMES.get(name, name)
+
+
+def _plain_summary(
+    counts: dict[str, dict[str, int]],
+    serving: dict[str, Any],
+    cand: dict[str, Any],
+    verdict: GateVerdict,
+    force: bool,
+) -> list[str]:
+    """The report's first lines, for the office rather than for a statistician."""
+    used = sum(v.get("used", 0) for v in counts.values())
+    sources = "、".join(
+        f"{_source(k)} {v.get('used', 0)} 条" for k, v in counts.items() if v.get("used")
+    )
+    n_eval = serving["full"].get("n", 0)
+    before, after = serving["full"]["macro_f1"], cand["full"]["macro_f1"]
+    if verdict.passed:
+        outcome = "新模型没有比原模型差，**已经启用**，服务会在几秒内换用它。"
+    elif force:
+        outcome = "新模型有单位变差，但按要求（--force）**仍然启用了**；这一点已记入模型记录。"
+    else:
+        outcome = "新模型有单位变差，**没有启用**，系统继续使用原模型，分办不受影响。"
+    worse = [
+        f"{unit}（{s:.0%} → {c:.0%}）" for unit, (s, c) in verdict.recall.items() if c < s - 0.005
+    ]
+    lines = [
+        "## 简要结论",
+        "",
+        f"- 本次用 {used} 条已有结论的建议重新训练（{sources or '无'}）。",
+        f"- 在 {n_eval} 条固定的检验建议上，分办准确程度（各单位的平均分，满分 1）"
+        f"从 {before:.3f} 变为 {after:.3f}。",
+        f"- 应分到各单位的建议被找出的比例：{'、'.join(worse) + ' 有所下降' if worse else '没有哪个单位下降'}。",
+        f"- 结论：{outcome}",
+        "",
+        "术语：“宏 F1”即上面的分办准确程度（每个单位一个分数再取平均，小单位与大单位同等重要）；"
+        "“召回率”是应分到某单位的建议中被分对的比例；“ECE”是模型说的把握与实际准确率相差多少，"
+        "越小越可信；“交叉验证”是把训练数据轮流分成几份、每次留一份检验，看结果是否稳定。",
+    ]
+    return lines
+
+
 def _report(
     serving_version: str,
     counts: dict[str, dict[str, int]],
@@ -382,6 +428,10 @@ def _report(
     lines = [
         "# 重训练报告",
         "",
+        *_plain_summary(counts, serving, cand, verdict, force),
+        "",
+        "## 详细数字",
+        "",
         f"- 对比的服务中模型：`{serving_version}`",
         f"- 门槛判定：**{status}**",
         *[f"  - {r}" for r in verdict.reasons],
@@ -391,7 +441,7 @@ def _report(
         "| 来源 | 收集 | 采用 | 重复去除 | 属评估集 | 标签无法识别 |",
         "|---|---|---|---|---|---|",
         *[
-            f"| {k} | {v['gathered']} | {v['used']} | {v['duplicates']} | {v['in_eval_set']} | {v['unknown_label']} |"
+            f"| {_source(k)} | {v['gathered']} | {v['used']} | {v['duplicates']} | {v['in_eval_set']} | {v['unknown_label']} |"
             for k, v in counts.items()
         ],
         "",
