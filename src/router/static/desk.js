@@ -200,3 +200,7 @@ document.addEventListener("router:batch", (event) => {
   box.hidden = false;
   bulkBox(box, session, null);
 });
+
+// Others register and decide too: keep the queue's count fresh while the page is open.
+window.addEventListener("focus", () => { if (!$("view-route").hidden) loadPick(); });
+setInterval(() => { if (!document.hidden && !$("view-route").hidden) loadPick(); }, 60_000);
