@@ -212,17 +212,18 @@ def similar(
     target = _doc(title, content)
     if not target.words:
         return []
-    stmt = select(Proposal)
+    # only the texts to score (not whole rows): the few that match are loaded at the end
+    stmt = select(Proposal.id, Proposal.title, Proposal.content)
     if same_session:
         if not session:
             return []
         stmt = stmt.where(Proposal.session == session)
     if decided_only:
         stmt = stmt.where(Proposal.decided_at.is_not(None))
-    rows = [p for p in db.scalars(stmt) if p.id != exclude_id]
+    rows = [r for r in db.execute(stmt) if r.id != exclude_id]
     if not rows:
         return []
-    docs = [_doc(p.title, p.content) for p in rows]
+    docs = [_doc(r.title, r.content) for r in rows]
     df: Counter[str] = Counter()
     for d in docs:
         df.update(d.words.keys())
@@ -243,10 +244,13 @@ def similar(
         if score >= min_score:
             scored.append((score, i, shared))
     scored.sort(key=lambda t: (-t[0], -rows[t[1]].id))
+    top = scored[:limit]
+    wanted = [rows[i].id for _s, i, _w in top]
+    loaded = {p.id: p for p in db.scalars(select(Proposal).where(Proposal.id.in_(wanted)))}
     out = []
-    for score, i, shared in scored[:limit]:
+    for score, i, shared in top:
         heavy = sorted(shared, key=lambda w: -shared[w])
         named = [w[1:] for w in heavy if w.startswith("§")]
         words = [w for w in heavy if not w.startswith("§") and not any(w in x for x in named)]
-        out.append(Match(rows[i], round(score, 4), words[:6], named))
+        out.append(Match(loaded[rows[i].id], round(score, 4), words[:6], named))
     return out
