@@ -144,6 +144,12 @@ def test_paging_search_and_export(
     page.select_option("#l-sort", "-number")
     expect(page.locator("#l-summary")).to_have_text("共 120 件，显示第 1–50 件")
     expect(page.locator("#l-table tbody tr >> nth=0 >> td >> nth=0")).to_have_text("0120")
+    # a click on a column header sorts by it; a second click reverses
+    page.click("#l-table thead th[data-sort='number']")
+    expect(page.locator("#l-table tbody tr >> nth=0 >> td >> nth=0")).to_have_text("0001")
+    page.click("#l-table thead th[data-sort='number']")
+    expect(page.locator("#l-table tbody tr >> nth=0 >> td >> nth=0")).to_have_text("0120")
+    assert "desc" in (page.get_attribute("#l-table thead th[data-sort='number']", "class") or "")
     # search by deputy, then by a phrase of a body text
     page.fill("#l-q", "代表4")
     page.click("#ledger-filter button[type=submit]")

@@ -230,3 +230,35 @@ async function renderBulk(session) {
     loadLedger();
   });
 }
+
+// Column headers sort too: a click sorts by that column, a second click reverses it.
+(() => {
+  const keys = ["number", "session", "title", "deputy", "suggested", "unit", "status", "due_on"];
+  const heads = $("l-table").querySelectorAll("thead th");
+  keys.forEach((key, i) => {
+    const th = heads[i];
+    if (!th) return;
+    th.dataset.sort = key;
+    th.title = "点击排序，再点倒序";
+    th.addEventListener("click", () => {
+      const select = $("l-sort");
+      const next = select.value === key ? `-${key}` : key;
+      if (![...select.options].some((o) => o.value === next)) {
+        select.append(el("option", { value: next, text: `${th.textContent}${next.startsWith("-") ? "（倒序）" : ""}` }));
+      }
+      select.value = next;
+      ledger.offset = 0;
+      loadLedger();
+    });
+  });
+  const mark = () => {
+    const value = $("l-sort").value;
+    for (const th of heads) {
+      const on = th.dataset.sort && value.replace(/^-/, "") === th.dataset.sort;
+      th.classList.toggle("sorted", Boolean(on));
+      th.classList.toggle("desc", Boolean(on) && value.startsWith("-"));
+    }
+  };
+  $("l-sort").addEventListener("change", mark);
+  document.addEventListener("click", (event) => { if (event.target.closest && event.target.closest("th[data-sort]")) mark(); });
+})();
