@@ -62,3 +62,14 @@ def test_a_missing_glyph_is_caught() -> None:
         with warnings.catch_warnings(), pytest.raises(UserWarning, match="missing from font"):
             warnings.simplefilter("error")
             fig.savefig(io.BytesIO(), format="png")
+
+
+def test_no_english_font_weight_line(caplog: pytest.LogCaptureFixture) -> None:
+    if evaluate.cjk_font() is None:
+        require_or_skip("no CJK font installed (apt-get install fonts-wqy-zenhei)")
+    proba = np.full((8, len(CLASSES)), 1 / len(CLASSES))
+    with caplog.at_level("WARNING", logger="matplotlib.font_manager"):
+        fig = evaluate.reliability_figure(CLASSES, proba, CLASSES)
+        with evaluate._cjk_font():
+            fig.savefig(io.BytesIO(), format="png")
+    assert not [r for r in caplog.records if "font weight" in r.getMessage()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -151,6 +152,14 @@ def cjk_font() -> str | None:
     return found
 
 
+class _QuietWeight(logging.Filter):
+    """WenQuanYi Zen Hei has one weight (500); matplotlib logs in English each time it is used
+    for "normal" text. The glyphs are right: the line is noise on the command line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("findfont: Failed to find font weight")
+
+
 def _font() -> bool:
     """Use a CJK font when the machine has one; report whether it does."""
     import matplotlib
@@ -160,6 +169,9 @@ def _font() -> bool:
     if name is None:
         return False
     matplotlib.rcParams["font.sans-serif"] = [name, "DejaVu Sans"]
+    fm_log = logging.getLogger("matplotlib.font_manager")
+    if not any(isinstance(f, _QuietWeight) for f in fm_log.filters):
+        fm_log.addFilter(_QuietWeight())
     return True
 
 
