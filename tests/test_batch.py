@@ -142,7 +142,10 @@ def test_xlsx_has_the_four_sheets_stats_chart_and_problems(
     stats = {row[0]: row[1:] for row in wb["统计"].iter_rows(values_only=True) if row[0]}
     assert stats["数据行数"][0] == result.total
     assert stats["问题行（无法分办）"][0] == 4
-    assert stats["可批量确认"][0] + stats["需人工复核"][0] + 4 == result.total
+    # the review needs add up: bulk-confirmable, to confirm one by one, to review, problems
+    one_by_one = stats["无需复核，但应逐件确认"][0]
+    assert stats["可批量确认"][0] + one_by_one + stats["需人工复核"][0] + 4 == result.total
+    assert stats["可批量确认"][0] == sum(1 for r in result.routed if r and r.bulk_confirmable)
     assert stats["合计"][1] == result.total
     assert stats["交通管理"][:2] == ("交警支队", sum(result.frame["建议承办单位"] == "交通管理"))
     assert "公安职责" in stats and "复核需求" in stats

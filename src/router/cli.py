@@ -451,6 +451,7 @@ def _print_batch_summary(result: Any, output: Path, seconds: float) -> None:
 
     row("已给出建议", s["routed"])
     row("  可批量确认", s["confirmable"])
+    row("  无需复核，但应逐件确认", s["routed"] - s["needs_review"] - s["confirmable"])
     row("  需人工复核", s["needs_review"])
     row("问题行（无法分办）", s["problems"])
     for unit, n in s["per_unit"].items():

@@ -312,6 +312,7 @@ def _sheet_stats(wb: Any, fmt: _Formats, result: BatchResult) -> None:
 
     review_rows: list[tuple[str, int]] = [
         ("可批量确认", s["confirmable"]),
+        ("无需复核，但应逐件确认", s["routed"] - s["needs_review"] - s["confirmable"]),
         ("需人工复核", s["needs_review"]),
         ("无法分办（问题行）", s["problems"]),
     ]
