@@ -77,6 +77,7 @@ def test_bulk_confirm_a_session_from_the_ledger(
 
     at = datetime.fromisoformat(events[-1]["at"]).astimezone(ZoneInfo("Asia/Shanghai"))
     expect(history).to_contain_text(at.strftime("%Y-%m-%d %H:%M") + " 张三 分办")
+    page.screenshot(path=str(shots(tmp_path) / "history.png"), full_page=False)
     row.get_by_role("button", name="撤销分办").click()
     page.wait_for_selector("#l-msg.ok >> text=已撤销分办")
     with api(live) as c:
