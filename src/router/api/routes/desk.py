@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from router import ledger
@@ -31,6 +31,8 @@ from router.ledger.schemas import Evaluation, Status
 router = APIRouter(tags=["台账"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_LIMIT = 100_000
+MAX_ID = 2**63 - 1  # what a database integer holds: a larger number is a 422, not a 500
+ProposalId = Annotated[int, Path(ge=1, le=MAX_ID, description="序号")]
 
 
 class _In(BaseModel):
@@ -52,8 +54,8 @@ class DeskConfig(BaseModel):
 
 class BulkRequest(_In):
     session: str | None = Field(default=None, max_length=64, description="届次")
-    ids: list[int] | None = Field(
-        default=None, max_length=50_000, description="只确认这些序号中可批量确认的"
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        default=None, min_length=1, max_length=50_000, description="只确认这些序号中可批量确认的"
     )
 
 
@@ -77,7 +79,9 @@ class PrecedentQuery(_In):
     title: str = Field(default="", max_length=500)
     content: str = Field(default="", max_length=100_000)
     session: str | None = Field(default=None, max_length=64, description="本件届次：用于找并案")
-    exclude_id: int | None = Field(default=None, description="本件序号（不与自身比较）")
+    exclude_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="本件序号（不与自身比较）"
+    )
 
 
 class Precedent(BaseModel):
@@ -158,7 +162,7 @@ def bulk_confirm_route(
     responses=problems(400, 401, 404, 409, 422),
 )
 def undo(
-    proposal_id: int, body: UndoRequest, db: DbDep, who: Dispatcher, today: TodayDep
+    proposal_id: ProposalId, body: UndoRequest, db: DbDep, who: Dispatcher, today: TodayDep
 ) -> ProposalPublic:
     """撤销分办：回到待分办（承办单位尚未办理时）；原决定保留在修改记录中。"""
     p = undo_decision(
