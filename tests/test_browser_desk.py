@@ -256,6 +256,9 @@ def test_precedents_panel(page: Any, live: str, tmp_path: Path) -> None:
     page.fill("#f-content", "学府路与建设路交叉口高峰时段拥堵严重，建议优化信号灯配时。")
     page.click("#btn-route")
     page.wait_for_selector("#precedents:not([hidden])")
+    # the text is shown as typed (full-width punctuation kept), not normalised
+    assert page.inner_text("#r-text-label").startswith("原文")
+    assert "拥堵严重，建议" in page.inner_text("#r-text")
     past = page.locator("#p-past li")
     expect(past).to_have_count(1)
     text = past.inner_text()
@@ -337,3 +340,13 @@ def test_batch_column_picker_and_bulk_confirm_from_the_result(
     )
     with api(live) as c:
         assert c.get("/proposals", params={"status": "已分办"}).json()["total"] == preview["count"]
+
+
+def test_text_that_does_not_line_up_is_labelled_normalised(page: Any, live: str) -> None:
+    page.click("#btn-clear")
+    page.fill("#f-title", "学校门口    拥堵")  # runs of spaces are folded: offsets would shift
+    page.fill("#f-content", "建议增设信号灯，优化配时。")
+    page.click("#btn-route")
+    page.wait_for_selector("#r-unit")
+    assert page.inner_text("#r-text-label").startswith("建议文字（标点已统一")
+    assert "信号灯,优化配时" in page.inner_text("#r-text")

@@ -268,7 +268,9 @@ function showDecision(d, text, proposal) {
       : el("p", { class: "okline", text: "可直接确认。" }),
   );
   showCurrent(proposal);
-  showText(text, d.evidence);
+  const shown = asTyped(text, d.evidence);
+  $("r-text-label").textContent = shown.typed ? "原文（标出依据词）" : "建议文字（标点已统一，标出依据词）";
+  showText(shown.text, d.evidence);
   const terms = $("r-terms");
   terms.replaceChildren(...d.top_terms.map((t) => el("li", { title: `权重 ${t.weight}`, text: t.term })));
   $("r-version").textContent = `模型版本 ${d.model_version}`;
@@ -286,6 +288,18 @@ function showCurrent(p) {
   const what = dec.lead_unit ? `主办 ${dec.lead_unit}${dec.co_units.length ? `，会办 ${dec.co_units.join("、")}` : ""}` : `转出 ${dec.referral_departments.join("、")}`;
   box.textContent = `已分办：${what}（${dec.decided_by}，${shownTime(dec.decided_at)}），状态 ${p.status}。重新分办须选择原因。`;
   $("correct").open = true;
+}
+
+// The evidence offsets are in the normalised text (，→, and the like). Show the text as the
+// clerk typed it when it lines up with the normalised one character for character, so that
+// 原文 is the original; otherwise show the normalised text and say so.
+function asTyped(text, evidence) {
+  const typed = [$("f-title").value, $("f-content").value].map((p) => p.trim()).filter(Boolean).join("\n");
+  if (typed.length !== text.length) return { text, typed: false };
+  for (const e of evidence) {
+    if (typed.slice(e.start, e.end).normalize("NFKC") !== text.slice(e.start, e.end)) return { text, typed: false };
+  }
+  return { text: typed, typed: true };
 }
 
 function showText(text, evidence) {
