@@ -60,6 +60,7 @@ document.addEventListener("router:queue", (event) => {
 });
 
 document.addEventListener("router:decided", (event) => {
+  if (typeof ledger !== "undefined") ledger.bulkStale = true; // the ledger view's bulk count
   // After a decision made from the queue, the next undecided proposal opens by itself.
   const saved = event.detail.proposal;
   if (!queue.advance || !saved || saved.id !== queue.current) return;

@@ -3,7 +3,7 @@
 // Uses app.js's helpers ($, el, api, say, pct, openProposal); every text set as text.
 "use strict";
 
-const ledger = { offset: 0, size: 50, total: 0, open: new Set() };
+const ledger = { offset: 0, size: 50, total: 0, open: new Set(), bulkFor: null, bulkStale: false };
 
 const ACTIONS = { registered: "登记", decided: "分办", redecided: "重新分办", status: "办理进度", evaluated: "评价", undone: "撤销分办" };
 
@@ -59,7 +59,12 @@ async function loadLedger() {
     ledger.total = list.total;
     renderRows(list);
     renderStats(stats);
-    await renderBulk(session);
+    if (session !== ledger.bulkFor || ledger.bulkStale) {
+      // the preview reads the whole 届次: only when the 届次 changes or a decision changed it
+      ledger.bulkFor = session;
+      ledger.bulkStale = false;
+      await renderBulk(session);
+    }
   } catch (error) {
     say("l-msg", error.message, "error");
   }
@@ -165,6 +170,7 @@ async function showHistory(p, row) {
 }
 
 async function undo(p) {
+  ledger.bulkStale = true;
   try {
     await api("POST", `/proposals/${p.id}/undo`, { expected_version: p.version, note: "在台账中撤销" }, true);
     say("l-msg", `${p.number} 已撤销分办，回到待分办。`, "ok");
@@ -175,6 +181,7 @@ async function undo(p) {
 }
 
 async function setStatus(p, status) {
+  ledger.bulkStale = true;
   try {
     await api("POST", `/proposals/${p.id}/status`, { status, expected_version: p.version }, true);
     say("l-msg", `${p.number} 已改为“${status}”。`, "ok");
@@ -227,6 +234,7 @@ async function renderBulk(session) {
   }
   await bulkBox(box, session, (text) => {
     say("l-msg", text, "ok");
+    ledger.bulkStale = true;
     loadLedger();
   });
 }
