@@ -29,7 +29,7 @@ import pandas as pd
 import yaml
 
 from router.core.text import prepare
-from router.sheets.merge import shingle_matrix, tfidf_rows
+from router.sheets.merge import PLACE_REPEAT, shingle_matrix, tfidf_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 RNG = random.Random(20261127)
@@ -80,6 +80,34 @@ def duplicate_variants(title: str, content: str) -> dict[str, tuple[str, str]]:
     return out
 
 
+ROADS = ["人民路", "解放路", "建设路", "学府路", "中山路", "长江路", "黄河路", "东风路", "和平路",
+         "胜利路", "文化路", "新华路", "滨江路", "青年路", "朝阳路", "光明路", "幸福路", "振兴路",
+         "红旗路", "育才路"]  # fmt: skip
+# One concern at ten crossings: a templated ledger (the same wording, another crossing) and
+# the same crossing in a second deputy's words.
+PLACE_TEMPLATE = (
+    "关于{a}与{b}交叉口增设信号灯的建议",
+    "{a}与{b}交叉口车流量大，行人过街困难，建议交警部门增设信号灯，优化配时，保障通行安全。",
+)
+PLACE_REWORDED = (
+    "{b}{a}路口红绿灯问题",
+    "每天早上{b}和{a}路口车辆排队很长，过马路要等很久，希望调整红绿灯时间。",
+)
+
+
+def place_texts() -> tuple[list[tuple[str, str]], list[tuple[int, int]], list[tuple[int, int]]]:
+    """Texts, same-place pairs (related) and other-crossing pairs of one template (unrelated)."""
+    crossings = [(ROADS[2 * k], ROADS[2 * k + 1]) for k in range(10)]
+    texts: list[tuple[str, str]] = []
+    for a, b in crossings:
+        texts.append((PLACE_TEMPLATE[0].format(a=a, b=b), PLACE_TEMPLATE[1].format(a=a, b=b)))
+        texts.append((PLACE_REWORDED[0].format(a=a, b=b), PLACE_REWORDED[1].format(a=a, b=b)))
+    same = [(2 * k, 2 * k + 1) for k in range(10)]
+    other = [(2 * k, 2 * m) for k, m in combinations(range(10), 2)]
+    other += [(2 * k + 1, 2 * m + 1) for k, m in combinations(range(10), 2)]
+    return texts, same, other
+
+
 def pair_scores(texts: list[str]) -> dict[str, np.ndarray]:
     """Every measure as a dense pair matrix (the bench batch is small enough)."""
     out: dict[str, np.ndarray] = {}
@@ -92,6 +120,9 @@ def pair_scores(texts: list[str]) -> dict[str, np.ndarray]:
     for name, words in (("tfidf_cosine", False), ("tfidf_words_cosine", True)):
         x = tfidf_rows(texts, words=words)
         out[name] = (x @ x.T).toarray()
+    # what 并案 uses: words, each named place counted PLACE_REPEAT times
+    x = tfidf_rows(texts, words=True, place_repeat=PLACE_REPEAT)
+    out["tfidf_words_places_cosine"] = (x @ x.T).toarray()
     return out
 
 
@@ -124,6 +155,11 @@ def main() -> None:
     related = [
         (i, j) for i, j in combinations(range(n_issue), 2) if issue_texts[i][0] == issue_texts[j][0]
     ]
+    start = len(batch)
+    places, same_place, other_crossing = place_texts()
+    batch += [prepare(t, c) for t, c in places]
+    same_place = [(start + i, start + j) for i, j in same_place]
+    other_crossing = [(start + i, start + j) for i, j in other_crossing]
     hard = [
         (i, j) for i, j in combinations(range(n_issue), 2) if issue_texts[i][0] != issue_texts[j][0]
     ]
@@ -153,6 +189,8 @@ def main() -> None:
         describe(f"duplicate:{kind}", pairs)
     describe("duplicate:all", [p for pairs in dup_pairs.values() for p in pairs])
     describe("related", related)
+    describe("related:same crossing, other words", same_place)
+    describe("unrelated:templated (same words, other crossing)", other_crossing)
     describe("unrelated:hard (issues file)", hard)
     describe("unrelated:corpus (all pairs of 600 rows)", corpus_pairs)
 
@@ -178,10 +216,13 @@ def main() -> None:
     rp = (np.array([i for i, _ in related]), np.array([j for _, j in related]))
     dp = [p for pairs in dup_pairs.values() for p in pairs]
     dpp = (np.array([i for i, _ in dp]), np.array([j for _, j in dp]))
+    sp = (np.array([i for i, _ in same_place]), np.array([j for _, j in same_place]))
+    op = (np.array([i for i, _ in other_crossing]), np.array([j for _, j in other_crossing]))
     grid: dict[str, list[dict[str, float]]] = {}
     for measure, mat in scores.items():
         print(
-            f"\n== {measure}: threshold, duplicate recall, related recall, hard false pairs, corpus false pairs per 1,000 rows"
+            f"\n== {measure}: threshold, duplicate recall, related recall, hard false pairs, corpus false pairs per 1,000 rows,"
+            " same-crossing recall, templated other-crossing false pairs (of 90)"
         )
         grid[measure] = []
         for t in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9):
@@ -193,10 +234,14 @@ def main() -> None:
                 "corpus_false_pairs_per_1000_rows": round(
                     float(np.sum(mat[cp] >= t)) * per_1000, 1
                 ),
+                "same_crossing_recall": float(np.mean(mat[sp] >= t)),
+                "templated_other_crossing_pairs": int(np.sum(mat[op] >= t)),
+                "templated_other_crossing_duplicates": int(np.sum(mat[op] >= 0.8)),
             }
             grid[measure].append(row)
             print(
                 f"  {t:4.2f}  {row['duplicate_recall']:6.3f}  {row['related_recall']:6.3f}  {row['hard_false_pairs']:4d}  {row['corpus_false_pairs_per_1000_rows']:8.1f}"
+                f"  {row['same_crossing_recall']:6.3f}  {row['templated_other_crossing_pairs']:4d}"
             )
     dest.write_text(
         json.dumps({"populations": result, "thresholds": grid}, ensure_ascii=False, indent=2)

@@ -93,7 +93,9 @@ def test_copies_and_related_proposals_are_grouped(result: BatchResult) -> None:
     assert numbers == ["第004号", "第009号"] and group.kind == "重复"
     first, copy = (rows[p] for p in group.positions)
     assert result.frame.loc[first, "并案组"] == "并案1"
-    assert result.frame.loc[copy, "并案组"] == f"并案1（与第 {first} 行重复）"
+    # the output's row (header on row 1, data from row 2), and the input's row
+    shown = group.positions[0] + 2
+    assert result.frame.loc[copy, "并案组"] == f"并案1（与第 {shown} 行（原表第 {first} 行）重复）"
 
 
 def test_group_similar_tells_duplicates_from_related() -> None:
@@ -140,7 +142,10 @@ def test_xlsx_has_the_four_sheets_stats_chart_and_problems(
     stats = {row[0]: row[1:] for row in wb["统计"].iter_rows(values_only=True) if row[0]}
     assert stats["数据行数"][0] == result.total
     assert stats["问题行（无法分办）"][0] == 4
-    assert stats["可批量确认"][0] + stats["需人工复核"][0] + 4 == result.total
+    # the review needs add up: bulk-confirmable, to confirm one by one, to review, problems
+    one_by_one = stats["无需复核，但应逐件确认"][0]
+    assert stats["可批量确认"][0] + one_by_one + stats["需人工复核"][0] + 4 == result.total
+    assert stats["可批量确认"][0] == sum(1 for r in result.routed if r and r.bulk_confirmable)
     assert stats["合计"][1] == result.total
     assert stats["交通管理"][:2] == ("交警支队", sum(result.frame["建议承办单位"] == "交通管理"))
     assert "公安职责" in stats and "复核需求" in stats
@@ -148,11 +153,13 @@ def test_xlsx_has_the_four_sheets_stats_chart_and_problems(
         charts = [n for n in zf.namelist() if n.startswith("xl/charts/chart")]
         assert len(charts) == 1 and b"<c:barChart>" in zf.read(charts[0])
     problems = list(wb["问题行"].iter_rows(values_only=True))
-    assert problems[0] == ("行号", "编号", "标题", "环节", "原因")
-    assert [r[1] for r in problems[1:]] == ["第010号", "第011号", "第012号", "第013号"]
-    assert all(isinstance(r[0], int) and r[4] for r in problems[1:])
+    assert problems[0] == ("行号", "原表行号", "编号", "标题", "环节", "原因")
+    listed = [r for r in problems[1:] if r[2]]
+    assert [r[2] for r in listed] == ["第010号", "第011号", "第012号", "第013号"]
+    assert all(isinstance(r[0], int) and isinstance(r[1], int) and r[5] for r in listed)
     groups = list(wb["并案"].iter_rows(values_only=True))
-    assert groups[1][:2] == ("并案1", "重复") and groups[2][7] == f"第 {groups[1][2]} 行"
+    assert groups[1][:2] == ("并案1", "重复")
+    assert groups[2][8] == f"第 {groups[1][2]} 行（原表第 {groups[1][3]} 行）"
 
 
 def test_cells_that_look_like_formulas_are_never_run(router: Router, tmp_path: Path) -> None:
@@ -279,7 +286,9 @@ def test_rows_that_cannot_be_registered_are_listed(
     out = tmp_path / "r-out.xlsx"
     write_output(result, out)
     stages = [
-        r[3] for r in openpyxl.load_workbook(out)["问题行"].iter_rows(min_row=2, values_only=True)
+        r[4]
+        for r in openpyxl.load_workbook(out)["问题行"].iter_rows(min_row=2, values_only=True)
+        if r[1]
     ]
     assert stages == ["登记", "登记", "登记"]
 

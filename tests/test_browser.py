@@ -137,7 +137,7 @@ def test_paste_route_confirm(page: Any, live: str, tmp_path: Path) -> None:
 
     page.click("#btn-confirm")
     page.wait_for_selector("#decide-msg.ok")
-    assert "已记入台帐" in page.inner_text("#decide-msg")
+    assert "已记入台账" in page.inner_text("#decide-msg")
     with api(live) as c:
         (p,) = c.get("/proposals").json()["items"]
     assert p["title"] == HOSTILE_TITLE and p["status"] == "已分办"

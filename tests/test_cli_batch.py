@@ -170,13 +170,13 @@ def test_register_twice_registers_once(env: dict[str, str], ledger: Path, work: 
     ]
     first = runner.invoke(app, args, env=env)
     assert first.exit_code == 0, first.output
-    assert f"新登记 {len(PROPOSALS)} 件，已在台帐中 0 件" in first.output
+    assert f"新登记 {len(PROPOSALS)} 件，已在台账中 0 件" in first.output
     second = runner.invoke(app, args, env=env)
     assert second.exit_code == 0, second.output
-    assert f"新登记 0 件，已在台帐中 {len(PROPOSALS)} 件" in second.output
+    assert f"新登记 0 件，已在台账中 {len(PROPOSALS)} 件" in second.output
     stats = {
         r[0]: r[1]
         for r in openpyxl.load_workbook(work / "a.xlsx")["统计"].iter_rows(values_only=True)
         if r[0]
     }
-    assert stats["登记届次"] == "十七届三次" and stats["台帐中已有（未重复登记）"] == len(PROPOSALS)
+    assert stats["登记届次"] == "十七届三次" and stats["台账中已有（未重复登记）"] == len(PROPOSALS)

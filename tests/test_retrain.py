@@ -128,6 +128,9 @@ def test_retrain_waits_for_a_person_unless_asked_to_promote(home: Settings) -> N
     assert result.counts["ledger"]["used"] == 1
     report = result.report.read_text(encoding="utf-8")
     assert "数据来源" in report and "交通管理" in report
+    # a plain summary first, in the office's words, before any figure table
+    assert report.index("## 结论") < report.index("## 冻结评估集上的对比") < report.index("宏 F1")
+    assert "已启用" in report and "台账中的分办决定 1 条" in report and "| ledger |" not in report
     assert (registry.root / result.version / "confusion_matrix.png").is_file()
 
 

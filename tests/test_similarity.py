@@ -19,6 +19,7 @@ from router.core import parallel as workers
 from router.core.text import prepare, tokenize
 from router.sheets import merge as similarity
 from router.sheets.merge import (
+    PLACE_REPEAT,
     MergeGroup,
     cosine_pair_arrays,
     cosine_pairs,
@@ -102,7 +103,7 @@ def assert_same_pairs(
 
 def reference_groups(texts: list[str], duplicate: float, related: float) -> list[MergeGroup]:
     """A union-find over the dense pairs, as group_similar first did it."""
-    rows = tfidf_rows(texts, words=True)
+    rows = tfidf_rows(texts, words=True, place_repeat=PLACE_REPEAT)  # as group_similar weighs
     pairs = dense_pairs(rows, min(duplicate, related))
     parent = list(range(len(texts)))
 
@@ -277,3 +278,24 @@ def test_routing_tokens_and_grouping_read_the_text_alike() -> None:
     assert group_similar(items, 0.8, 0.35) == group_similar(items, 0.8, 0.35, tokens=handed)
     texts = [prepare(t, c) for t, c in items]
     assert group_similar(texts, 0.8, 0.35) == group_similar(items, 0.8, 0.35)
+
+
+def test_place_counts_more_than_wording() -> None:
+    """The same crossing in other words is grouped; one template at other crossings is not."""
+    template = (
+        "{a}与{b}交叉口车流量大，行人过街困难，建议交警部门增设信号灯，优化配时，保障通行安全。"
+    )
+    texts = [
+        prepare(f"关于{a}与{b}交叉口增设信号灯的建议", template.format(a=a, b=b))
+        for a, b in (("人民路", "解放路"), ("长江路", "黄河路"), ("东风路", "和平路"))
+    ]
+    texts.append(
+        prepare(
+            "解放路人民路路口红绿灯问题",
+            "每天早上解放路和人民路路口车辆排队很长，过马路要等很久，希望调整红绿灯时间。",
+        )
+    )
+    groups = group_similar(texts, duplicate=0.8, related=0.35)
+    assert [g.positions for g in groups] == [(0, 3)]
+    wording_only = group_similar(texts, duplicate=0.8, related=0.35, place_repeat=0)
+    assert any(set(g.positions) >= {0, 1, 2} for g in wording_only)  # the old behaviour

@@ -141,7 +141,7 @@ CSV_TEXT = '编号,标题,内容\r\n1,关于加强文明养犬管理的建议,"�
     ],
 )
 def test_csv_encodings_are_detected(encoded: bytes, encoding: str) -> None:
-    table = read_table_bytes(encoded, "台帐.csv")
+    table = read_table_bytes(encoded, "台账.csv")
     assert table.encoding == encoding
     assert list(table.frame.columns) == ["编号", "标题", "内容"]
     assert table.rows == [2, 4]  # records as Excel shows them; the blank record skipped
@@ -168,7 +168,7 @@ SJIS_TEXT = (
 )
 def test_unknown_csv_encodings_are_refused(data: bytes, message: str, status: int) -> None:
     with pytest.raises(TableError, match=message) as info:
-        read_table_bytes(data, "台帐.csv")
+        read_table_bytes(data, "台账.csv")
     assert info.value.status == status
 
 
@@ -256,7 +256,7 @@ def test_legacy_xls(tmp_path: Path) -> None:
     ws.write(3, 2, "工资低")
     ws.write(5, 0, 2.0)
     ws.write(5, 1, "建议加强反诈宣传")
-    path = tmp_path / "旧台帐.xls"
+    path = tmp_path / "旧台账.xls"
     wb.save(str(path))
     table = read_table(path)
     assert table.kind == "xls" and table.header_rows == (3,)

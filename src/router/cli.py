@@ -13,7 +13,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from router.cli_zh import install as _chinese_usage
+from router.files import os_reason
 from router.settings import Settings, get_settings
+
+_chinese_usage()  # click's and typer's own words (usage errors, help) in Chinese
 
 app = typer.Typer(
     help="人大代表建议分办助手：建议承办单位、职责判定与置信度。",
@@ -22,7 +26,7 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="模型注册表：列出、比较、启用、回退。", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-db_app = typer.Typer(help="台帐数据库：结构升级。", no_args_is_help=True)
+db_app = typer.Typer(help="台账数据库：结构升级。", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 local_app = typer.Typer(
     help="本地职责：各地分工不同的事项（网吧、校园欺凌、高空抛物……）由本局设定承办方。",
@@ -30,7 +34,7 @@ local_app = typer.Typer(
 )
 app.add_typer(local_app, name="jurisdiction")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a sentence is never cut at 80 columns in a log
 out = Console()
 
 EXIT_INPUT = 2
@@ -213,8 +217,10 @@ def route(
             raise _fail("正文和 --file 只能给一个。", EXIT_INPUT)
         try:
             content = file.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise _fail(f"无法读取文件 {file}：{exc}", EXIT_INPUT) from exc
+        except OSError as exc:
+            raise _fail(f"无法读取文件 {file}：{os_reason(exc)}", EXIT_INPUT) from exc
+        except UnicodeDecodeError as exc:
+            raise _fail(f"无法读取文件 {file}：不是 UTF-8 编码的文本", EXIT_INPUT) from exc
     router = _load_router(settings)
     try:
         decision = do_route(router, title, content)
@@ -309,7 +315,7 @@ def _print_decision(d: Any) -> None:
 @app.command()
 def batch(
     input_file: Annotated[
-        Path, typer.Argument(metavar="INPUT", help="台帐文件：.xlsx、.xls 或 .csv（UTF-8 / GBK）")
+        Path, typer.Argument(metavar="INPUT", help="台账文件：.xlsx、.xls 或 .csv（UTF-8 / GBK）")
     ],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="输出文件：.xlsx（含统计、问题行、并案）或 .csv")
@@ -330,18 +336,18 @@ def batch(
     ] = None,
     register: Annotated[
         bool,
-        typer.Option("--register", help="同时登记到台帐数据库（整份文件一个事务，可重复运行）"),
+        typer.Option("--register", help="同时登记到台账数据库（整份文件一个事务，可重复运行）"),
     ] = False,
     session: Annotated[
         str | None, typer.Option("--session", help="届次，如“十七届三次”；--register 时必填")
     ] = None,
     kind: Annotated[str, typer.Option(help="建议（人大代表）或提案（政协委员）")] = "建议",
-    actor: Annotated[str, typer.Option(help="登记人，记入台帐的修改记录")] = "批量导入",
+    actor: Annotated[str, typer.Option(help="登记人，记入台账的修改记录")] = "批量导入",
     workers: Annotated[
         int | None, typer.Option(help="分办进程数；默认按 CPU 核数（2 000 行以上才启用多进程）")
     ] = None,
 ) -> None:
-    """把整份台帐逐行分办，输出带建议承办单位、统计、问题行和并案组的《一览表》。"""
+    """把整份台账逐行分办，输出带建议承办单位、统计、问题行和并案组的《一览表》。"""
     import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -379,7 +385,7 @@ def batch(
         _say("  " + line)
     router = _load_router(settings)
     with Progress(
-        TextColumn("分办"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -388,11 +394,31 @@ def batch(
         auto_refresh=False,  # no refresh thread: the rows may be routed on forked processes
     ) as bar:
         task = bar.add_task("分办", total=len(table.frame))
+        merging = bar.add_task("并案（比对相似建议）", total=3, visible=False)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total, refresh=True)
 
-        result = route_table(router, table, columns, options, progress, keep_decisions=register)
+        def merge_progress(step: int, steps: int) -> None:
+            what = ("计算词权重", "查找相似的建议", "分组", "完成")[min(step, 3)]
+            bar.update(
+                merging,
+                completed=step,
+                total=steps,
+                visible=True,
+                description=f"并案：{what}",
+                refresh=True,
+            )
+
+        result = route_table(
+            router,
+            table,
+            columns,
+            options,
+            progress,
+            keep_decisions=register,
+            merge_progress=merge_progress,
+        )
     try:
         write_started = time.perf_counter()
         with atomic_path(output) as tmp:
@@ -411,7 +437,7 @@ def batch(
     except (TableError, ColumnError) as exc:
         raise _fail(str(exc), EXIT_INPUT) from exc
     except OSError as exc:
-        raise _fail(f"无法写入 {output}：{exc.strerror or exc}") from exc
+        raise _fail(f"无法写入 {output}：{os_reason(exc)}") from exc
     result.seconds.update(
         read=round(read_seconds, 3), write=round(time.perf_counter() - write_started, 3)
     )
@@ -456,6 +482,7 @@ def _print_batch_summary(result: Any, output: Path, seconds: float) -> None:
 
     row("已给出建议", s["routed"])
     row("  可批量确认", s["confirmable"])
+    row("  无需复核，但应逐件确认", s["routed"] - s["needs_review"] - s["confirmable"])
     row("  需人工复核", s["needs_review"])
     row("问题行（无法分办）", s["problems"])
     for unit, n in s["per_unit"].items():
@@ -474,7 +501,7 @@ def _print_batch_summary(result: Any, output: Path, seconds: float) -> None:
     reg = result.registration
     if reg is not None:
         out.print(
-            f"已登记到台帐（届次“{reg.session}”）：新登记 {reg.created} 件，已在台帐中 {reg.existing} 件，未登记 {len(reg.problems)} 件。"
+            f"已登记到台账（届次“{reg.session}”）：新登记 {reg.created} 件，已在台账中 {reg.existing} 件，未登记 {len(reg.problems)} 件。"
         )
     if output.suffix.lower() == ".csv":
         out.print("[dim]CSV 只含一览表；统计、问题行和并案请输出为 .xlsx。[/]")
@@ -494,7 +521,7 @@ def retrain(
     files: Annotated[
         list[Path] | None,
         typer.Option(
-            "--file", "-f", help="往届已标注的台帐（Excel/CSV，含“承办单位”列），可多次给出"
+            "--file", "-f", help="往届已标注的台账（Excel/CSV，含“承办单位”列），可多次给出"
         ),
     ] = None,
     auto_promote: Annotated[
@@ -507,10 +534,10 @@ def retrain(
     force: Annotated[
         bool, typer.Option("--force", help="即使有检查未通过也启用，并记录为强制启用")
     ] = False,
-    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="不使用台帐中的分办决定")] = False,
+    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="不使用台账中的分办决定")] = False,
     no_cv: Annotated[bool, typer.Option("--no-cv", help="跳过交叉验证")] = False,
 ) -> None:
-    """用语料、台帐中的分办决定和往届台帐训练候选模型，比较改判、运行行为测试，登记后等待管理员启用。
+    """用语料、台账中的分办决定和往届台账训练候选模型，比较改判、运行行为测试，登记后等待管理员启用。
 
     退出码：0 已启用或待审批；3 候选被暂扣（有检查未通过），服务中的模型不变。
     """
@@ -611,6 +638,20 @@ _STATES = {
 }
 
 
+def _local_time(value: object, timezone: str) -> str:
+    """An ISO time as the bureau reads it (ROUTER_TIMEZONE), minutes only."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        when = datetime.fromisoformat(str(value))
+        if when.tzinfo is None:
+            return when.strftime("%Y-%m-%d %H:%M")
+        return when.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+    except (ValueError, ZoneInfoNotFoundError):
+        return str(value or "")
+
+
 @models_app.command("list")
 def models_list() -> None:
     """列出已登记的模型版本、待审批和暂扣的候选，以及启用链（谁、何时、为何启用）。"""
@@ -620,7 +661,7 @@ def models_list() -> None:
     registry = Registry(settings.models_path)
     table = Table(title=f"模型注册表 {settings.models_path}")
     for col in ("版本", "状态", "训练时间", "样本数", "宏 F1", "仅标题宏 F1", "说明"):
-        table.add_column(col, no_wrap=col in ("版本", "训练时间"))
+        table.add_column(col, no_wrap=col in ("版本", "训练时间"), overflow="fold")
     for v in registry.versions():
         try:
             meta, m, st = registry.metadata(v), registry.metrics(v), registry.status(v)
@@ -631,7 +672,7 @@ def models_list() -> None:
         table.add_row(
             v,
             _STATES.get(st["state"], st["state"]),
-            str(meta.get("created_at", "")),
+            _local_time(meta.get("created_at"), settings.timezone),
             str(meta.get("trained_on", {}).get("rows", "")),
             f"{m.get('full', {}).get('macro_f1', 0):.3f}",
             f"{m.get('title_only', {}).get('macro_f1', 0):.3f}",
@@ -878,7 +919,7 @@ def serve(
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """把台帐数据库结构升级到最新版本（服务启动时也会自动升级）。"""
+    """把台账数据库结构升级到最新版本（服务启动时也会自动升级）。"""
     from sqlalchemy.engine import make_url
 
     from router.db import current_revision, make_engine, upgrade
@@ -891,7 +932,7 @@ def db_upgrade() -> None:
     finally:
         engine.dispose()
     where = make_url(settings.db_url).render_as_string(hide_password=True)
-    out.print(f"台帐数据库 {where} 已是最新结构（{revision}）。")
+    out.print(f"台账数据库 {where} 已是最新结构（{revision}）。")
 
 
 if __name__ == "__main__":  # pragma: no cover

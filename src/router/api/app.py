@@ -22,9 +22,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router import __version__
-from router.api import errors
+from router.api import docs, errors
 from router.api.holder import RouterHolder, Serving, load_serving
-from router.api.routes import admin, batch, jurisdiction, ledger, meta, models, routing
+from router.api.routes import admin, batch, desk, jurisdiction, ledger, meta, models, routing
 from router.core.text import init as init_text
 from router.db import make_engine, make_sessionmaker, upgrade
 from router.settings import Settings
@@ -173,13 +173,16 @@ def create_app(settings: Settings, *, serving: Serving | None = None) -> FastAPI
     max_bytes = settings.max_request_mb * 1024 * 1024
     app = FastAPI(
         title="人大代表建议分办助手",
-        description="为人大代表建议和政协提案建议承办单位、判定是否属公安职责，并记录分办台帐。",
+        description="为人大代表建议和政协提案建议承办单位、判定是否属公安职责，并记录分办台账。",
         version=__version__,
         lifespan=lifespan,
+        docs_url=None,  # served from local files by router.api.docs: no CDN on an intranet
+        redoc_url=None,
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (routing, ledger, meta, batch, admin, jurisdiction, models):
+    docs.install(app)
+    for module in (routing, ledger, desk, meta, batch, admin, jurisdiction, models):
         app.include_router(module.router, prefix=API_PREFIX)
     app.mount("/static", StaticFiles(packages=[("router", "static")]), name="static")
     page = resources.files("router").joinpath("static", "index.html").read_text(encoding="utf-8")

@@ -155,7 +155,11 @@ async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
         english = ""
     if not isinstance(detail, str) or detail == english or detail.isascii():
         detail = _STATUS_TEXT.get(exc.status_code, f"请求失败（{exc.status_code}）。")
-    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+    body: dict[str, Any] = {"detail": detail}
+    extra = getattr(exc, "extra", None)  # what a page needs to help, e.g. a file's columns
+    if isinstance(extra, dict):
+        body.update({k: v for k, v in extra.items() if k != "detail"})
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _on_ledger(_request: Request, exc: Exception) -> JSONResponse:

@@ -47,6 +47,31 @@ def export_settings(
         environ[f"ROUTER_{name.upper()}"] = text
 
 
+def _check_port(host: str, port: int) -> None:
+    """Say in Chinese that the port is taken, instead of uvicorn's English and exit code 3."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"无法识别监听地址 {host}。") from exc
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"端口 {port} 已被占用（可能已有一个分办服务在运行）。"
+                    "请先停止它（在它的窗口按 Ctrl+C），或用 --port 换一个端口。"
+                ) from exc
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                raise ConfigError(f"没有权限监听端口 {port}；请用 1024 以上的端口。") from exc
+            raise ConfigError(f"无法监听 {host}:{port}（系统错误 {exc.errno}）。") from exc
+
+
 def run(
     settings: Settings,
     host: str | None = None,
@@ -68,6 +93,7 @@ def run(
         raise ConfigError(
             f"开发模式不检查令牌，只能监听本机（127.0.0.1），不能监听 {host}。请设置 ROUTER_API_TOKEN。"
         )
+    _check_port(host, port)
     init_text()
     version = ensure_model(settings, say)
     engine = make_engine(settings.db_url)
@@ -76,7 +102,7 @@ def run(
     finally:
         engine.dispose()
     say(
-        f"模型 {version}，台帐 {make_url(settings.db_url).render_as_string(hide_password=True)}；网页 http://{host}:{port}/ ，接口文档 /docs"
+        f"模型 {version}，台账 {make_url(settings.db_url).render_as_string(hide_password=True)}；网页 http://{host}:{port}/ ，接口文档 /docs；按 Ctrl+C 停止服务"
     )
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -110,23 +111,68 @@ def confusion(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[st
     return table
 
 
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "SimHei",
+    "Microsoft YaHei",
+    "Droid Sans Fallback",
+)
+# Where Debian, Ubuntu and RHEL put them (fonts-wqy-zenhei, fonts-noto-cjk, ...). matplotlib's
+# font cache is built once: a font installed after it is unknown until registered by file.
+CJK_FONT_FILES = (
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/wqy-zenhei/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+)
+
+
+def cjk_font() -> str | None:
+    """The name of a CJK font matplotlib can use, registering an installed file if need be."""
+    from matplotlib import font_manager
+
+    def known() -> str | None:
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((n for n in CJK_FONTS if n in names), None)
+
+    found = known()
+    if found is None:
+        for path in CJK_FONT_FILES:
+            if Path(path).is_file():
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        found = known()
+    return found
+
+
+class _QuietWeight(logging.Filter):
+    """WenQuanYi Zen Hei has one weight (500); matplotlib logs in English each time it is used
+    for "normal" text. The glyphs are right: the line is noise on the command line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("findfont: Failed to find font weight")
+
+
 def _font() -> bool:
     """Use a CJK font when the machine has one; report whether it does."""
     import matplotlib
-    from matplotlib import font_manager
 
     matplotlib.rcParams["axes.unicode_minus"] = False
-    for name in (
-        "Noto Sans CJK SC",
-        "WenQuanYi Zen Hei",
-        "WenQuanYi Micro Hei",
-        "SimHei",
-        "Droid Sans Fallback",
-    ):
-        if any(f.name == name for f in font_manager.fontManager.ttflist):
-            matplotlib.rcParams["font.sans-serif"] = [name, "DejaVu Sans"]
-            return True
-    return False
+    name = cjk_font()
+    if name is None:
+        return False
+    matplotlib.rcParams["font.sans-serif"] = [name, "DejaVu Sans"]
+    fm_log = logging.getLogger("matplotlib.font_manager")
+    if not any(isinstance(f, _QuietWeight) for f in fm_log.filters):
+        fm_log.addFilter(_QuietWeight())
+    return True
 
 
 def write_plots(

@@ -30,6 +30,7 @@ from typing import Any
 
 from router import __version__
 from router.core.scorer import Scorer, ScorerError
+from router.files import shareable
 from router.learn.fit import ModelConfig, TextModel
 
 ARTIFACT = "model.npz"
@@ -169,6 +170,7 @@ class Registry:
         while (self.root / version).exists():
             version = now_version(tag + "b" if tag else "b")
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
+        shareable(tmp, directory=True)
         try:
             model.scorer.save(tmp / ARTIFACT)
             meta = {
@@ -308,6 +310,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 def _atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    shareable(tmp)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()

@@ -77,7 +77,7 @@ class Example:
         return self.origin or _SOURCE_NAMES.get(self.source, self.source)
 
 
-_SOURCE_NAMES = {"corpus": "语料", "ledger": "台帐", "file": "文件"}
+_SOURCE_NAMES = {"corpus": "随附语料", "ledger": "台账中的分办决定", "file": "往届台账文件"}
 
 
 @dataclass
@@ -654,6 +654,12 @@ class RetrainReport:
                 + "；".join(f"{o} {n} 条" for o, n in origins)
                 + "）。"
             )
+        used = "、".join(
+            f"{_SOURCE_NAMES.get(k, k)} {v.get('used', 0)} 条"
+            for k, v in self.counts.items()
+            if v.get("used")
+        )
+        lines.append(f"- 训练所用：{used or '无'}。")
         if self.status == "promoted":
             lines.append("- 该模型已在服务；如需撤回：`router models rollback`。")
         else:
@@ -728,7 +734,7 @@ class RetrainReport:
             "| 来源 | 收集 | 采用 | 重复去除 | 属评估集 | 标签无法识别 |",
             "|---|---|---|---|---|---|",
             *[
-                f"| {k} | {v['gathered']} | {v['used']} | {v['duplicates']} | {v['in_eval_set']} | {v['unknown_label']} |"
+                f"| {_SOURCE_NAMES.get(k, k)} | {v['gathered']} | {v['used']} | {v['duplicates']} | {v['in_eval_set']} | {v['unknown_label']} |"
                 for k, v in self.counts.items()
             ],
             "",

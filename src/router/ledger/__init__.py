@@ -1,4 +1,4 @@
-"""The ledger (《一览表》/台帐): proposals, suggestions, decisions, status and the audit trail.
+"""The ledger (《一览表》/台账): proposals, suggestions, decisions, status and the audit trail.
 
 Plain functions over a SQLAlchemy session; the API and the batch import call the same ones.
 """

@@ -100,6 +100,7 @@ class ProposalFilter:
     q: str | None = None
     limit: int = 100
     offset: int = 0
+    sort: str | None = None  # a key of SORTS, "-" first for descending; None: overdue first
 
 
 def utcnow() -> datetime:
@@ -234,7 +235,7 @@ def get_proposal(db: Session, proposal_id: int, *, with_events: bool = False) ->
         stmt = stmt.options(selectinload(Proposal.events))
     proposal = db.scalars(stmt).one_or_none()
     if proposal is None:
-        raise NotFoundError(f"台帐中没有序号为 {proposal_id} 的建议。")
+        raise NotFoundError(f"台账中没有序号为 {proposal_id} 的建议。")
     return proposal
 
 
@@ -247,11 +248,13 @@ def decide(
     due_days: int,
     today: date | None = None,
     now: datetime | None = None,
+    bulk: bool = False,
 ) -> Proposal:
     """Record the dispatcher's decision (分办 or 转出); a change of decision keeps the old one.
 
     A decision that differs from the suggestion, and any re-decision, needs a reason code.
-    The lead unit gets a due date ``due_days`` after today unless one is given.
+    The lead unit gets a due date ``due_days`` after today unless one is given. ``bulk``
+    marks the audit event as one of a bulk confirmation (批量确认).
     """
     now, today = now or utcnow(), today or date.today()
     p = get_proposal(db, proposal_id)
@@ -286,11 +289,13 @@ def decide(
         p.due_on = None
     p.replied_on = None
     action = "redecided" if previous is not None else "decided"
-    data = {
+    data: dict[str, Any] = {
         "decision": _decision_snapshot(p),
         "previous": previous,
         "status": [old_status, p.status],
     }
+    if bulk:
+        data["bulk"] = True
     return _commit_change(db, p, decision.expected_version, actor, action, data, now)
 
 
@@ -406,25 +411,57 @@ def _filtered(flt: ProposalFilter, today: date) -> Select[Proposal]:
             or_(
                 Proposal.number.contains(flt.q, autoescape=True),
                 Proposal.title.contains(flt.q, autoescape=True),
+                Proposal.content.contains(flt.q, autoescape=True),
                 Proposal.deputy_name.contains(flt.q, autoescape=True),
             )
         )
     return stmt
 
 
+# The ledger view's sortable columns (the API's ``sort``; "-number" sorts descending).
+SORTS: dict[str, Any] = {
+    "number": Proposal.number,
+    "session": Proposal.session,
+    "title": Proposal.title,
+    "deputy": Proposal.deputy_name,
+    "unit": Proposal.lead_unit,
+    "suggested": Proposal.suggested_unit,
+    "confidence": Proposal.suggested_confidence,
+    "status": Proposal.status,
+    "due_on": Proposal.due_on,
+    "received_on": Proposal.received_on,
+    "updated_at": Proposal.updated_at,
+}
+
+
+def _ordered(stmt: Select[Proposal], flt: ProposalFilter, today: date) -> Select[Proposal]:
+    key = (flt.sort or "").strip()
+    column = SORTS.get(key.lstrip("-"))
+    if column is None:
+        if key:
+            raise InvalidError(f"无法按“{key}”排序（可选：{'、'.join(SORTS)}）。")
+        return stmt.order_by(
+            case((overdue_clause(today), 0), else_=1),
+            case((Proposal.due_on.is_(None), 1), else_=0),
+            Proposal.due_on,
+            Proposal.id.desc(),
+        )
+    nulls_last = case((column.is_(None), 1), else_=0)
+    order = column.desc() if key.startswith("-") else column.asc()
+    return stmt.order_by(nulls_last, order, Proposal.id)
+
+
 def list_proposals(
     db: Session, flt: ProposalFilter, *, today: date | None = None
 ) -> tuple[int, list[Proposal]]:
-    """Matching proposals, overdue first (longest overdue first), then by due date, newest."""
+    """Matching proposals, overdue first (longest overdue first), then by due date, newest.
+
+    ``flt.sort`` orders by one column instead (blanks last, then by id).
+    """
     today = today or date.today()
     stmt = _filtered(flt, today)
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    ordered = stmt.order_by(
-        case((overdue_clause(today), 0), else_=1),
-        case((Proposal.due_on.is_(None), 1), else_=0),
-        Proposal.due_on,
-        Proposal.id.desc(),
-    )
+    ordered = _ordered(stmt, flt, today)
     rows = list(db.scalars(ordered.limit(flt.limit).offset(flt.offset)))
     return total, rows
 

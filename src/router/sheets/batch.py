@@ -14,7 +14,15 @@ The steps, each a plain function so that the command line and the API share them
 
 并案 thresholds, measured by ``bench/merge_thresholds.py`` (figures in
 ``bench/results/merge_thresholds.json``). Similarity is the TF-IDF cosine over the domain
-tokenizer's words, fitted on the batch itself, so that words every row shares weigh little.
+tokenizer's words, fitted on the batch itself, so that words every row shares weigh little,
+with each named place (road, crossing, school, hospital, estate...) counted as five mentions
+(:func:`router.sheets.merge.with_places`). Re-measured with places (2026-12-05): the same
+crossing in another deputy's words scored 0.476 to 0.577 (all found at 0.35; 0.376 to 0.499
+by wording alone); one template at ten different crossings scored 0.184 to 0.430, 12 of 90
+pairs at 0.35 where wording alone put all 90 above 0.49; copies 0.995 found at 0.8 (0.999
+before: a typo inside a road name now costs more); corpus false pairs 19.5 per 1,000 rows
+at 0.35 (22.2 before); the issues file's reworded related pairs 0.12 found (0.20 before).
+The figures below are the wording-only ones measured first.
 
 * duplicate, 0.8: copies of a proposal (identical; re-typed punctuation and spaces; three
   characters changed; a sentence dropped or added; another title) scored 0.775 at the lowest
@@ -75,6 +83,7 @@ class BatchOptions:
     related_threshold: float = 0.35
     max_bytes: int | None = None
     max_rows: int | None = None
+    timezone: str = "Asia/Shanghai"  # the bureau's, for the times the workbook shows
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> BatchOptions:
@@ -83,6 +92,7 @@ class BatchOptions:
             "related_threshold": settings.related_threshold,
             "max_bytes": settings.batch_max_file_mb * 1024 * 1024,
             "max_rows": settings.batch_max_rows,
+            "timezone": settings.timezone,
         }
         base.update(overrides)
         return cls(**base)
@@ -118,6 +128,7 @@ class _Routed:
     co_units: tuple[str, ...]
     needs_review: bool
     reason_kinds: tuple[str, ...]
+    bulk_confirmable: bool = False
 
 
 @dataclass
@@ -134,6 +145,7 @@ class BatchResult:
     registration: Registration | None = None
     replaced_columns: list[str] = field(default_factory=list)
     thresholds: tuple[float, float] = (0.8, 0.35)  # duplicate, related
+    timezone: str = "Asia/Shanghai"
 
     @property
     def total(self) -> int:
@@ -149,7 +161,7 @@ class BatchResult:
 
     @property
     def confirmable(self) -> int:
-        return sum(1 for r in self.routed if r is not None and not r.needs_review)
+        return sum(1 for r in self.routed if r is not None and r.bulk_confirmable)
 
     def summary(self) -> dict[str, Any]:
         """The figures the clerk sees at the end and the API returns in headers."""
@@ -162,6 +174,7 @@ class BatchResult:
             "confirmable": self.confirmable,
             "confirmable_share": round(self.confirmable / self.total, 4) if self.total else 0.0,
             "blank_rows_skipped": self.table.blank_rows,
+            "footer_rows": len(self.table.footer),
             "groups": len(self.groups),
             "grouped_rows": sum(len(g.positions) for g in self.groups),
             "duplicate_rows": sum(len(g.duplicates) for g in self.groups),
@@ -171,6 +184,21 @@ class BatchResult:
 
 
 JURISDICTION_NAMES = {"police": "公安职责", "partial": "部分非公安职责", "outside": "非公安职责"}
+# The output's 一览表 has one header row: the row at position ``pos`` is row ``pos + 2``.
+OUTPUT_FIRST_ROW = 2
+
+
+def output_row(pos: int) -> int:
+    """The row number of data position ``pos`` in the output 一览表 (and in the .csv)."""
+    return pos + OUTPUT_FIRST_ROW
+
+
+def row_label(pos: int, rows: list[int]) -> str:
+    """“第 14 行（原表第 16 行）”: the output's row, and the input's where it differs."""
+    out, src = output_row(pos), rows[pos]
+    return f"第 {out} 行" if out == src else f"第 {out} 行（原表第 {src} 行）"
+
+
 Progress = Callable[[int, int], None]
 
 
@@ -210,10 +238,12 @@ def route_table(
     progress: Progress | None = None,
     *,
     keep_decisions: bool = False,
+    merge_progress: Progress | None = None,
 ) -> BatchResult:
     """Route every row; rows that cannot be routed stay in place and are listed as problems.
 
     ``keep_decisions`` keeps the full :class:`Decision` of each row, which registration needs.
+    ``progress(done, total)`` follows the routing, ``merge_progress(step, 3)`` the 并案.
     """
     options = options or BatchOptions()
     clock = time.perf_counter()
@@ -261,6 +291,7 @@ def route_table(
         options.related_threshold,
         processes=min(options.workers, os.cpu_count() or 1),
         tokens=[words[p] for p in ok],  # segmented once, while routing
+        progress=merge_progress,
     )
     groups = [
         MergeGroup(
@@ -286,6 +317,7 @@ def route_table(
         seconds={"route": round(t_route, 3), "group": round(t_group, 3)},
         replaced_columns=replaced,
         thresholds=(options.duplicate_threshold, options.related_threshold),
+        timezone=options.timezone,
     )
 
 
@@ -393,6 +425,7 @@ def _compact(d: Decision, router: Router) -> _Routed:
         co_units=tuple(d.co_units),
         needs_review=d.needs_review,
         reason_kinds=tuple(_reason_kind(r) for r in d.review_reasons),
+        bulk_confirmable=d.bulk_confirmable,
     )
 
 
@@ -412,7 +445,7 @@ def _output_frame(
         for pos in g.positions:
             label[pos] = g.name
         for pos, orig in g.duplicates.items():
-            label[pos] = f"{g.name}（与第 {rows[orig]} 行重复）"
+            label[pos] = f"{g.name}（与{row_label(orig, rows)}重复）"
     empty_cells: tuple[Any, ...] = ("", None, "", "", "", "", "")
     added: dict[str, list[Any]] = {c: [] for c in ADDED_COLUMNS}
     for pos, r in enumerate(routed):

@@ -75,7 +75,18 @@ _LETTERS = re.compile(r"^[A-Za-z]{1,3}$")
 
 
 class ColumnError(ValueError):
-    """The columns cannot be found or a mapping names no column; the message is Chinese."""
+    """The columns cannot be found or a mapping names no column; the message is Chinese.
+
+    ``columns`` lists the table's columns as (letter, header) so that a page can offer them
+    to pick from; ``hint`` is the message without the command line's options.
+    """
+
+    def __init__(
+        self, message: str, columns: Sequence[tuple[str, str]] = (), hint: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.columns = list(columns)
+        self.hint = hint or message
 
 
 def header_key(text: str) -> str:
@@ -187,7 +198,9 @@ def find_columns(
             shown = "、".join(f"{letters.get(n, '?')}“{n}”" for n in names[:30])
             raise ColumnError(
                 f"指定的{ROLE_NAMES[role]}列“{wanted}”不存在。表中的列有：{shown}。"
-                "可以写表头文字，也可以写列字母（如 C）。"
+                "可以写表头文字，也可以写列字母（如 C）。",
+                [(letters.get(n, "?"), n) for n in names],
+                f"指定的{ROLE_NAMES[role]}列“{wanted}”不存在，请在下面的列中重新选择。",
             )
         chosen[role] = col
         how[role] = "按指定"
@@ -207,9 +220,11 @@ def find_columns(
         how[role] = "按表头识别"
     if require_text and not any(r in chosen for r in _TEXT_ROLES):
         shown = "、".join(f"“{n}”" for n in names[:30]) or "（无）"
+        missing = "未找到可用的文本列：表头中没有“标题”“建议标题”“案由”“题目”或“内容”“建议内容”“主要内容”等列。"
         raise ColumnError(
-            "未找到可用的文本列：表头中没有“标题”“建议标题”“案由”“题目”或“内容”“建议内容”“主要内容”等列。"
-            f"表中的列有：{shown}。请用 --title-col / --content-col 指定（写表头文字或列字母）。"
+            f"{missing}表中的列有：{shown}。请用 --title-col / --content-col 指定（写表头文字或列字母）。",
+            [(letters.get(n, "?"), n) for n in names],
+            f"{missing}请在下面选择标题列和正文列，再上传一次。",
         )
     return Columns(**chosen, how=how, letters=letters)
 

@@ -10,7 +10,7 @@ and bounds what the frequent ones can add. Both can use a second, forked process
 from __future__ import annotations
 
 import mmap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -71,6 +71,7 @@ def tfidf_rows(
     words: bool = False,
     processes: int = 1,
     tokens: Sequence[Sequence[str]] | None = None,
+    place_repeat: int = 0,
 ) -> sparse.csr_matrix:
     """L2-normalised float32 TF-IDF rows fitted on these texts themselves.
 
@@ -83,10 +84,11 @@ def tfidf_rows(
     that the tokens made while routing serve again. ``processes`` > 1 may segment on a
     forked process. A (title, body) pair stands for ``prepare(title, body)``, prepared where
     it is segmented. ``tokens`` (with ``words``) are the texts' tokens already made, say
-    while routing them: then nothing is segmented again.
+    while routing them: then nothing is segmented again. ``place_repeat`` (with ``words``)
+    adds each named place that many times (:func:`with_places`).
     """
     if words:
-        return _word_tfidf(texts, processes, tokens)
+        return _word_tfidf(texts, processes, tokens, place_repeat)
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     squeezed = ["".join(_text(t).split()) for t in texts]
@@ -280,11 +282,39 @@ class _Index(dict[str, int]):
 _Counts = tuple[list[str], NDArray[np.int64], NDArray[np.int32]]
 
 
+PLACE_REPEAT = 5  # a named place counts as this many mentions (sublinear: 1 + ln 5 ≈ 2.6)
+
+
+def with_places(tokens: Sequence[str], repeat: int = PLACE_REPEAT) -> list[str]:
+    """The tokens plus each named place (road, crossing, school...) ``repeat`` times.
+
+    A place is rare in a batch, so its IDF is high already; repeating it makes two texts
+    about the same crossing alike however they are worded, and two texts of one template
+    about different crossings less alike (each keeps its own place).
+    """
+    from router.core.places import places
+
+    found = places(tokens)
+    if not found:
+        return list(tokens)
+    return [*tokens, *("§" + name for name in found for _ in range(repeat))]
+
+
 def _word_tfidf(
-    texts: Sequence[Source], processes: int, tokens: Sequence[Sequence[str]] | None = None
+    texts: Sequence[Source],
+    processes: int,
+    tokens: Sequence[Sequence[str]] | None = None,
+    place_repeat: int = 0,
 ) -> sparse.csr_matrix:
     """scikit-learn's word TF-IDF (sublinear tf, smooth idf, l2), without its overhead."""
     n = len(texts)
+    if place_repeat > 0:
+        if tokens is None:
+            from router.core.text import tokenize
+
+            with paused():
+                tokens = [tokenize(_text(t)) for t in texts]
+        tokens = [with_places(t, place_repeat) for t in tokens]
     if tokens is not None:
         if len(tokens) != n:
             raise ValueError("one token list per text")
@@ -410,6 +440,8 @@ def group_similar(
     *,
     processes: int = 1,
     tokens: Sequence[Sequence[str]] | None = None,
+    place_repeat: int = PLACE_REPEAT,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[MergeGroup]:
     """并案 groups: connected rows whose similarity reaches ``related``; copies marked.
 
@@ -417,14 +449,23 @@ def group_similar(
     then prepared on the process that segments them); a row is a duplicate of the earliest
     row in its group it resembles at ``duplicate`` or more. ``processes`` > 1 lets a large
     batch use a second, forked process; ``tokens``, each text's tokens from routing it, spare
-    segmenting the texts again.
+    segmenting the texts again. Named places weigh ``place_repeat`` mentions (0: wording only).
+    ``progress(step, 3)`` is called after each step: word weights, pairs, groups.
     """
     n = len(texts)
+    step = progress or (lambda _done, _total: None)
     if n < 2:
+        step(3, 3)
         return []
-    rows = tfidf_rows(texts, words=True, processes=processes, tokens=tokens)
+    step(0, 3)
+    rows = tfidf_rows(
+        texts, words=True, processes=processes, tokens=tokens, place_repeat=place_repeat
+    )
+    step(1, 3)
     i, j, sim = cosine_pair_arrays(rows, min(related, duplicate), processes=processes)
+    step(2, 3)
     if i.size == 0:
+        step(3, 3)
         return []
     edges = sparse.coo_matrix((np.ones(i.size), (i, j)), shape=(n, n))
     count, label = connected_components(edges, directed=False)
@@ -448,4 +489,5 @@ def group_similar(
         groups.append(
             MergeGroup(f"并案{len(groups) + 1}", positions, dups, round(float(top[k]), 3))
         )
+    step(3, 3)
     return groups

@@ -28,6 +28,7 @@ from xml.etree import ElementTree
 
 import pandas as pd
 
+from router.files import os_reason
 from router.sheets.columns import column_letter, header_key, header_score, role_of
 
 __all__ = ["EXTENSIONS", "Table", "TableError", "read_table", "read_table_bytes"]
@@ -64,6 +65,9 @@ class Table:
     blank_rows: int = 0
     encoding: str | None = None
     bad_cells: dict[tuple[int, str], str] = field(default_factory=dict)  # (row, column) -> why
+    # Rows after the data such as "合计 330 件" or "注：……": kept for the output, never routed
+    # or counted. Each is (row number, cells in the frame's column order).
+    footer: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
     @property
     def rows(self) -> list[int]:
@@ -89,14 +93,14 @@ def read_table(
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise TableError(f"找不到或无法访问文件 {path}：{exc.strerror or exc}", 400) from exc
+        raise TableError(f"找不到或无法访问文件 {path}：{os_reason(exc)}", 400) from exc
     if not path.is_file():
         raise TableError(f"{path} 不是文件。", 400)
     _check_size(size, max_bytes, path.name)
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise TableError(f"无法读取文件 {path}：{exc.strerror or exc}", 400) from exc
+        raise TableError(f"无法读取文件 {path}：{os_reason(exc)}", 400) from exc
     return read_table_bytes(
         data,
         path.name,
@@ -234,7 +238,14 @@ def _read_excel(
         chosen = best[2]
         rows = _load_rows(wb, chosen, name)
         merges = wb.get_sheet_by_name(chosen).merged_cell_ranges or []
-    flags = _xlsx_cell_flags(data, chosen) if kind == "xlsx" else {}
+    shown: dict[tuple[int, int], str] = {}
+    flags = _xlsx_cell_flags(data, chosen, shown) if kind == "xlsx" else {}
+    for (r, c), text in shown.items():  # never blank a cell the file holds something in
+        if r < len(rows):
+            if c >= len(rows[r]):
+                rows[r] = [*rows[r], *[None] * (c + 1 - len(rows[r]))]
+            if _text(rows[r][c]).strip() == "":
+                rows[r][c] = text
     return _build(rows, merges, name, kind, chosen, max_rows, extra, flags, None)
 
 
@@ -256,13 +267,23 @@ def _short(exc: BaseException) -> str:
 
 
 _CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_FORMULA = re.compile(rb"<(?:\w+:)?f\b[^>]*?(?:/>|>([^<]*)</(?:\w+:)?f>)")
+# What a cell that calamine reads as empty is shown as in the output, rather than a blank.
+UNSAVED_FORMULA = "【公式未计算】"
 _REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
 _ERR = re.compile(rb'\bt="e"')
 _VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
 
 
-def _xlsx_cell_flags(data: bytes, sheet: str) -> dict[tuple[int, int], str]:
-    """Cells calamine reads as empty although they are not: error values, unsaved formulas."""
+def _xlsx_cell_flags(
+    data: bytes, sheet: str, shown: dict[tuple[int, int], str] | None = None
+) -> dict[tuple[int, int], str]:
+    """Cells calamine reads as empty although they are not: error values, unsaved formulas.
+
+    ``shown`` receives what each such cell should read in the output: the error value, or the
+    formula itself marked as not calculated, so that no cell is silently blanked.
+    """
+    shown = shown if shown is not None else {}
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             part = _sheet_part(zf, sheet)
@@ -283,12 +304,15 @@ def _xlsx_cell_flags(data: bytes, sheet: str) -> dict[tuple[int, int], str]:
         col = _col_index(ref.group(1).decode())
         value = _VALUE.search(body)
         if _ERR.search(attrs):
-            shown = value.group(1).decode("utf-8", "replace") if value else "#错误"
-            flags[(row, col)] = f"单元格是错误值 {shown}"
-        elif re.search(rb"<(?:\w+:)?f\b", body) and (value is None or not value.group(1)):
+            error = value.group(1).decode("utf-8", "replace") if value else "#错误"
+            flags[(row, col)] = f"单元格是错误值 {error}"
+            shown[(row, col)] = error
+        elif (formula := _FORMULA.search(body)) and (value is None or not value.group(1)):
             flags[(row, col)] = (
                 "单元格是公式，但文件中没有保存计算结果（请在 Excel 中打开、保存后再试）"
             )
+            text = formula.group(1).decode("utf-8", "replace") if formula.group(1) else ""
+            shown[(row, col)] = f"{UNSAVED_FORMULA}={_unescape(text)}" if text else UNSAVED_FORMULA
     return flags
 
 
@@ -535,6 +559,9 @@ def _build(
             raise TableError(
                 f"{name} 的数据超过 {max_rows} 行的上限。请按年度或届次拆分后分别处理。", 413
             )
+    footer = _footer(records, numbers, flags_rows={r + 1 for (r, _c) in flags})
+    if footer:
+        del records[-len(footer) :], numbers[-len(footer) :]
     if not records:
         raise TableError(f"{name} 只有表头，没有数据行。")
     frame = pd.DataFrame(
@@ -546,7 +573,45 @@ def _build(
         if c in keep and r >= data_start
     }
     header_rows = tuple(range(start + 1, start + height + 1))
-    return Table(frame, name, kind, sheet, header_rows, letters, blank, encoding, bad)
+    kept = set(numbers)
+    bad = {k: v for k, v in bad.items() if k[0] in kept}
+    return Table(
+        frame, name, kind, sheet, header_rows, letters, blank, encoding, bad, tuple(footer)
+    )
+
+
+# A row after the data that totals or annotates it: 合计 330 件, 注：……, 填表人：……
+_FOOTER = re.compile(
+    r"^\s*(合\s*计|总\s*计|小\s*计|共\s*计|总\s*数|注\s*\d*\s*[:：.、]|说\s*明\s*[:：]|备\s*注\s*[:：]"
+    r"|填\s*表|制\s*表|审\s*核|联\s*系\s*人|统\s*计\s*人|负\s*责\s*人)"
+)
+
+
+def _footer(
+    records: list[list[str]], numbers: list[int], flags_rows: set[int]
+) -> list[tuple[int, tuple[str, ...]]]:
+    """The trailing rows that are totals or notes: few cells filled, the first a footer word."""
+    found: list[tuple[int, tuple[str, ...]]] = []
+    for row, number in zip(reversed(records), reversed(numbers), strict=True):
+        filled = [v for v in row if v.strip()]
+        if (
+            number in flags_rows
+            or not filled
+            or len(filled) > 3
+            or not _FOOTER.match(filled[0])
+            or len(found) >= 10
+        ):
+            break
+        found.append((number, tuple(row)))
+    if len(found) == len(records):  # a table of nothing but such rows is data after all
+        return []
+    return found[::-1]
+
+
+def _unescape(text: str) -> str:
+    return (
+        text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
+    )
 
 
 def _unique(names: list[str], letters: list[str]) -> list[str]:

@@ -43,7 +43,7 @@ def register_rows(
 
     if result.columns.number is None:
         raise TableError(
-            "登记台帐需要“编号”列（编号、建议号或序号），表中没有找到；可用 --number-col 指定。"
+            "登记台账需要“编号”列（编号、建议号或序号），表中没有找到；可用 --number-col 指定。"
         )
     cols = result.columns
     df = result.table.frame
@@ -112,7 +112,7 @@ def register_rows(
                     result.table.rows[pos],
                     item.number,
                     item.title,
-                    f"未登记：台帐中届次“{item.session}”编号“{item.number}”已有内容不同的建议，未作修改",
+                    f"未登记：台账中届次“{item.session}”编号“{item.number}”已有内容不同的建议，未作修改",
                     "登记",
                 )
             )
@@ -134,4 +134,4 @@ def _validation_reason(exc: Any) -> str:
             parts.append(f"{name}超过 {ctx.get('max_length')} 字")
         else:
             parts.append(f"{name}格式不正确")
-    return "；".join(parts) or "内容不符合台帐要求"
+    return "；".join(parts) or "内容不符合台账要求"

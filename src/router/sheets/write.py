@@ -11,8 +11,19 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from router.sheets.batch import ADDED_COLUMNS, JURISDICTION_NAMES, BatchResult, column_values
+import pandas as pd
+
+from router.files import shareable
+from router.sheets.batch import (
+    ADDED_COLUMNS,
+    JURISDICTION_NAMES,
+    BatchResult,
+    column_values,
+    output_row,
+    row_label,
+)
 from router.sheets.read import TableError
 
 OUTPUT_EXTENSIONS = (".xlsx", ".csv")
@@ -27,6 +38,7 @@ def atomic_path(dest: Path) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(prefix=f".~{dest.stem}-", suffix=dest.suffix, dir=dest.parent)
     os.close(fd)
     tmp = Path(name)
+    shareable(tmp)  # mkstemp's 0600 would leave the workbook unreadable to the office's group
     try:
         yield tmp
         os.replace(tmp, dest)
@@ -44,7 +56,7 @@ def check_output_path(output: Path, source: Path | None = None) -> None:
     if not output.parent.is_dir():
         raise TableError(f"输出目录 {output.parent} 不存在。", 400)
     if source is not None and output.resolve() == Path(source).resolve():
-        raise TableError("输出文件不能与输入文件相同：原始台帐不应被覆盖。", 400)
+        raise TableError("输出文件不能与输入文件相同：原始台账不应被覆盖。", 400)
 
 
 def write_output(result: BatchResult, target: Path | IO[bytes], fmt: str | None = None) -> None:
@@ -65,8 +77,18 @@ def safe_text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def _footer_frame(result: BatchResult) -> pd.DataFrame:
+    """The input's footer rows (合计, 注：…) under the original columns, the added ones empty."""
+    names = list(result.table.frame.columns)
+    rows = [dict(zip(names, cells, strict=False)) for _n, cells in result.table.footer]
+    return pd.DataFrame(rows, columns=list(result.frame.columns), dtype=object).fillna("")
+
+
 def _write_csv(result: BatchResult, target: Path | IO[bytes]) -> None:
-    frame = result.frame.map(lambda v: safe_text(v) if isinstance(v, str) else v)
+    frame = result.frame
+    if result.table.footer:  # kept as the input had them, after the data
+        frame = pd.concat([frame, _footer_frame(result)], ignore_index=True)
+    frame = frame.map(lambda v: safe_text(v) if isinstance(v, str) else v)
     data = frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
     if isinstance(target, Path | str):
         Path(target).write_bytes(data)
@@ -131,6 +153,25 @@ def _put(ws: Any, r: int, c: int, value: Any, fmt: _Formats, style: Any = None) 
             ws.write_string(r, c, text, style or fmt.text)
 
 
+def _now(timezone: str) -> str:
+    try:
+        return datetime.now(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+    except (ZoneInfoNotFoundError, ValueError):
+        return datetime.now(UTC).strftime("%Y-%m-%d %H:%M（UTC）")
+
+
+def _print_setup(ws: Any, *, repeat_header: bool = True) -> None:
+    """Landscape A4, one page wide, the header row on every page: a 30-row result prints on
+    two or three pages, not fifteen portrait ones."""
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+    ws.set_footer("&C第 &P 页，共 &N 页")
+    if repeat_header:
+        ws.repeat_rows(0)
+
+
 def _sheet_ledger(wb: Any, fmt: _Formats, result: BatchResult) -> None:
     ws = wb.add_worksheet(SHEETS[0])
     frame = result.frame
@@ -157,9 +198,16 @@ def _sheet_ledger(wb: Any, fmt: _Formats, result: BatchResult) -> None:
         if name in (result.columns.title or "", result.columns.content or ""):
             w = 40 if name == result.columns.title else 60
         ws.set_column(c, c, w)
+    footer = _footer_frame(result) if result.table.footer else None
+    if footer is not None:  # the input's 合计 / 注 rows, as they were, after the data
+        for r, values in enumerate(footer.itertuples(index=False, name=None), start=len(frame) + 1):
+            for c, v in enumerate(values):
+                _put(ws, r, c, v, fmt)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(1, len(frame)), len(names) - 1)
-    ws.ignore_errors({"number_stored_as_text": f"A1:{_col(len(names) - 1)}{len(frame) + 1}"})
+    last = len(frame) + 1 + (len(footer) if footer is not None else 0)
+    ws.ignore_errors({"number_stored_as_text": f"A1:{_col(len(names) - 1)}{last}"})
+    _print_setup(ws)
 
 
 def _col(index: int) -> str:
@@ -206,6 +254,7 @@ def _sheet_stats(wb: Any, fmt: _Formats, result: BatchResult) -> None:
         ("已给出分办建议", s["routed"]),
         ("问题行（无法分办）", s["problems"]),
         ("跳过的空行（不计入数据行）", s["blank_rows_skipped"]),
+        ("表尾合计、说明行（照录于一览表末尾，不计入数据行）", s["footer_rows"]),
         ("需人工复核", s["needs_review"]),
         ("可批量确认", s["confirmable"]),
         ("可批量确认占全部数据行", s["confirmable_share"]),
@@ -213,14 +262,14 @@ def _sheet_stats(wb: Any, fmt: _Formats, result: BatchResult) -> None:
         ("并案涉及行数", s["grouped_rows"]),
         ("其中重复件", s["duplicate_rows"]),
         ("模型版本", result.model_version),
-        ("生成时间（UTC）", datetime.now(UTC).strftime("%Y-%m-%d %H:%M")),
+        ("生成时间", _now(result.timezone)),
     ]
     if result.registration is not None:
         reg = result.registration
         overview += [
             ("登记届次", reg.session),
             ("新登记", reg.created),
-            ("台帐中已有（未重复登记）", reg.existing),
+            ("台账中已有（未重复登记）", reg.existing),
             ("未登记（见问题行）", len(reg.problems)),
         ]
     for name, value in overview:
@@ -263,6 +312,7 @@ def _sheet_stats(wb: Any, fmt: _Formats, result: BatchResult) -> None:
 
     review_rows: list[tuple[str, int]] = [
         ("可批量确认", s["confirmable"]),
+        ("无需复核，但应逐件确认", s["routed"] - s["needs_review"] - s["confirmable"]),
         ("需人工复核", s["needs_review"]),
         ("无法分办（问题行）", s["problems"]),
     ]
@@ -302,30 +352,40 @@ def _sheet_stats(wb: Any, fmt: _Formats, result: BatchResult) -> None:
     chart.set_x_axis({"name": "件数"})
     chart.set_size({"width": 620, "height": 360})
     ws.insert_chart(2, 7, chart)
+    _print_setup(ws, repeat_header=False)
 
 
 def _sheet_problems(wb: Any, fmt: _Formats, result: BatchResult) -> None:
     ws = wb.add_worksheet(SHEETS[2])
-    heads = ("行号", "编号", "标题", "环节", "原因")
+    heads = ("行号", "原表行号", "编号", "标题", "环节", "原因")
     for c, h in enumerate(heads):
         ws.write_string(0, c, h, fmt.head)
     problems = list(result.problems)
     if result.registration is not None:
         problems += result.registration.problems
     problems.sort(key=lambda p: (p.row, p.stage))
+    position = {row: pos for pos, row in enumerate(result.table.rows)}
     for r, p in enumerate(problems, start=1):
-        ws.write_number(r, 0, p.row)
-        _put(ws, r, 1, p.number, fmt)
-        _put(ws, r, 2, p.title, fmt)
-        ws.write_string(r, 3, p.stage)
-        _put(ws, r, 4, p.reason, fmt)
+        if p.row in position:
+            ws.write_number(r, 0, output_row(position[p.row]))
+        ws.write_number(r, 1, p.row)
+        _put(ws, r, 2, p.number, fmt)
+        _put(ws, r, 3, p.title, fmt)
+        ws.write_string(r, 4, p.stage)
+        _put(ws, r, 5, p.reason, fmt)
     if not problems:
         ws.write_string(1, 0, "没有问题行：每一行都已给出分办建议。")
-    ws.set_column(0, 1, 10)
-    ws.set_column(2, 2, 40)
-    ws.set_column(3, 3, 8)
-    ws.set_column(4, 4, 60)
+    ws.write_string(
+        len(problems) + 2 if problems else 3,
+        0,
+        "说明：“行号”是本结果“一览表”中的行，“原表行号”是上传文件中的行（原因中的单元格地址也按原表）。",
+    )
+    ws.set_column(0, 2, 10)
+    ws.set_column(3, 3, 40)
+    ws.set_column(4, 4, 8)
+    ws.set_column(5, 5, 60)
     ws.freeze_panes(1, 0)
+    _print_setup(ws)
 
 
 def _sheet_groups(wb: Any, fmt: _Formats, result: BatchResult) -> None:
@@ -334,6 +394,7 @@ def _sheet_groups(wb: Any, fmt: _Formats, result: BatchResult) -> None:
         "并案组",
         "类别",
         "行号",
+        "原表行号",
         "编号",
         "代表",
         "标题",
@@ -357,14 +418,15 @@ def _sheet_groups(wb: Any, fmt: _Formats, result: BatchResult) -> None:
             routed = result.routed[pos]
             ws.write_string(r, 0, g.name)
             ws.write_string(r, 1, g.kind)
-            ws.write_number(r, 2, rows[pos])
-            _put(ws, r, 3, numbers[pos], fmt)
-            _put(ws, r, 4, names[pos], fmt)
-            _put(ws, r, 5, titles[pos], fmt)
-            _put(ws, r, 6, routed.unit if routed else "", fmt)
+            ws.write_number(r, 2, output_row(pos))
+            ws.write_number(r, 3, rows[pos])
+            _put(ws, r, 4, numbers[pos], fmt)
+            _put(ws, r, 5, names[pos], fmt)
+            _put(ws, r, 6, titles[pos], fmt)
+            _put(ws, r, 7, routed.unit if routed else "", fmt)
             if pos in g.duplicates:
-                ws.write_string(r, 7, f"第 {rows[g.duplicates[pos]]} 行")
-            ws.write_number(r, 8, g.max_similarity)
+                ws.write_string(r, 8, row_label(g.duplicates[pos], rows))
+            ws.write_number(r, 9, g.max_similarity)
             r += 1
     if not result.groups:
         ws.write_string(1, 0, "未发现内容相同或相近的建议。")
@@ -372,9 +434,11 @@ def _sheet_groups(wb: Any, fmt: _Formats, result: BatchResult) -> None:
         r + 1,
         0,
         f"说明：相似度为按词计算的 TF-IDF 余弦；≥ {result.thresholds[0]} 记为重复件，"
-        f"≥ {result.thresholds[1]} 记为相关，仅供并案参考，由人工决定是否并案办理。",
+        f"≥ {result.thresholds[1]} 记为相关，仅供并案参考，由人工决定是否并案办理。"
+        "“行号”是本结果“一览表”中的行，“原表行号”是上传文件中的行。",
     )
-    ws.set_column(0, 4, 10)
-    ws.set_column(5, 5, 40)
-    ws.set_column(6, 8, 14)
+    ws.set_column(0, 5, 10)
+    ws.set_column(6, 6, 40)
+    ws.set_column(7, 9, 14)
     ws.freeze_panes(1, 0)
+    _print_setup(ws)

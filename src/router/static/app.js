@@ -4,7 +4,7 @@
 
 const API = "/api/v1";
 const OUT = "__outside__";
-const state = { units: null, decision: null, text: "", proposal: null, stale: false };
+const state = { units: null, decision: null, text: "", proposal: null, stale: false, timezone: "Asia/Shanghai" };
 
 const $ = (id) => document.getElementById(id);
 
@@ -23,6 +23,19 @@ function el(tag, props = {}, ...children) {
 }
 
 const pct = (x) => `${Math.round(x * 100)}%`;
+
+function shownTime(iso) {
+  // A time as the bureau reads it (ROUTER_TIMEZONE, from /desk/config), not UTC.
+  try {
+    const parts = new Intl.DateTimeFormat("zh-CN", {
+      timeZone: state.timezone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false,
+    }).formatToParts(new Date(iso));
+    const v = Object.fromEntries(parts.map((p) => [p.type, p.value]));
+    return `${v.year}-${v.month}-${v.day} ${v.hour}:${v.minute}`;
+  } catch (_) {
+    return String(iso).slice(0, 16).replace("T", " ");
+  }
+}
 const dispatcher = () => (localStorage.getItem("router.dispatcher") || "").trim();
 
 function say(id, text, kind = "") {
@@ -82,11 +95,12 @@ async function init() {
   $("token").value = sessionStorage.getItem("router.token") || "";
   showWho();
   try {
+    try { state.timezone = (await api("GET", "/desk/config")).timezone; } catch (_) { /* keep the default */ }
     state.units = await api("GET", "/units");
     fillChoices();
     const model = await api("GET", "/model");
     const f1 = model.metrics && model.metrics.full ? `，留出集宏 F1 ${model.metrics.full.macro_f1.toFixed(3)}` : "";
-    $("model-info").textContent = `模型 ${model.version}（训练于 ${model.trained_at || "未知"}${f1}）`;
+    $("model-info").textContent = `模型 ${model.version}（训练于 ${model.trained_at ? shownTime(model.trained_at) : "未知"}${f1}）`;
   } catch (error) {
     say("route-msg", `无法连接服务：${error.message}`, "error");
   }
@@ -94,7 +108,7 @@ async function init() {
 }
 
 function showWho() {
-  $("who-state").textContent = dispatcher() ? `当前：${dispatcher()}` : "请填写调度员姓名";
+  $("who-state").textContent = dispatcher() ? `当前：${dispatcher()}` : "请填写经办人姓名";
 }
 
 $("who").addEventListener("submit", (event) => {
@@ -123,10 +137,14 @@ async function loadPick() {
   const pick = $("pick");
   const keep = pick.value;
   try {
-    const list = await api("GET", `/proposals?${new URLSearchParams({ status: "待分办", limit: "500" })}`);
+    const params = new URLSearchParams({ status: "待分办", limit: "500", sort: "number" });
+    const q = $("q-search") ? $("q-search").value.trim() : "";
+    if (q) params.set("q", q);
+    const list = await api("GET", `/proposals?${params}`);
     pick.replaceChildren(el("option", { value: "", text: "（新建议：手工粘贴）" }));
     for (const p of list.items) pick.append(el("option", { value: String(p.id), text: `${p.number} ${p.title}` }));
     pick.value = keep;
+    document.dispatchEvent(new CustomEvent("router:queue", { detail: { total: list.total, shown: list.items.length } }));
   } catch (_) { /* the list is a convenience; routing still works */ }
 }
 
@@ -158,7 +176,7 @@ function markStale(stale) {
   $("result").classList.toggle("stale", stale);
   $("btn-confirm").disabled = stale;
   $("btn-correct").disabled = stale;
-  if (stale) say("decide-msg", "内容已修改，请重新获取建议。", "error");
+  if (stale) say("decide-msg", "内容已修改，请重新计算分办建议。", "error");
 }
 
 $("route-form").addEventListener("submit", async (event) => {
@@ -250,11 +268,14 @@ function showDecision(d, text, proposal) {
       : el("p", { class: "okline", text: "可直接确认。" }),
   );
   showCurrent(proposal);
-  showText(text, d.evidence);
+  const shown = asTyped(text, d.evidence);
+  $("r-text-label").textContent = shown.typed ? "原文（标出依据词）" : "建议文字（标点已统一，标出依据词）";
+  showText(shown.text, d.evidence);
   const terms = $("r-terms");
   terms.replaceChildren(...d.top_terms.map((t) => el("li", { title: `权重 ${t.weight}`, text: t.term })));
   $("r-version").textContent = `模型版本 ${d.model_version}`;
-  prefillCorrection(d);
+  prefillCorrection(d, proposal);
+  document.dispatchEvent(new CustomEvent("router:shown", { detail: { decision: d, proposal } }));
 }
 
 function showCurrent(p) {
@@ -265,8 +286,20 @@ function showCurrent(p) {
   if (!decided) return;
   const dec = p.decision;
   const what = dec.lead_unit ? `主办 ${dec.lead_unit}${dec.co_units.length ? `，会办 ${dec.co_units.join("、")}` : ""}` : `转出 ${dec.referral_departments.join("、")}`;
-  box.textContent = `已分办：${what}（${dec.decided_by}，${dec.decided_at.slice(0, 10)}），状态 ${p.status}。重新分办须选择原因。`;
+  box.textContent = `已分办：${what}（${dec.decided_by}，${shownTime(dec.decided_at)}），状态 ${p.status}。重新分办须选择原因。`;
   $("correct").open = true;
+}
+
+// The evidence offsets are in the normalised text (，→, and the like). Show the text as the
+// clerk typed it when it lines up with the normalised one character for character, so that
+// 原文 is the original; otherwise show the normalised text and say so.
+function asTyped(text, evidence) {
+  const typed = [$("f-title").value, $("f-content").value].map((p) => p.trim()).filter(Boolean).join("\n");
+  if (typed.length !== text.length) return { text, typed: false };
+  for (const e of evidence) {
+    if (typed.slice(e.start, e.end).normalize("NFKC") !== text.slice(e.start, e.end)) return { text, typed: false };
+  }
+  return { text: typed, typed: true };
 }
 
 function showText(text, evidence) {
@@ -283,13 +316,17 @@ function showText(text, evidence) {
   box.append(text.slice(at));
 }
 
-function prefillCorrection(d) {
-  $("c-lead").value = d.unit || OUT;
-  for (const box of $("c-co").querySelectorAll("input")) box.checked = d.co_units.includes(box.value);
-  const deps = d.jurisdiction === "police" ? [] : d.departments;
+function prefillCorrection(d, proposal) {
+  // A decided proposal re-opens with its saved decision, so that a small edit keeps the rest.
+  const saved = proposal && proposal.decision;
+  const lead = saved ? (saved.lead_unit || OUT) : (d.unit || OUT);
+  const co = saved ? saved.co_units : d.co_units;
+  const deps = saved ? saved.referral_departments : (d.jurisdiction === "police" ? [] : d.departments);
+  $("c-lead").value = lead;
+  for (const box of $("c-co").querySelectorAll("input")) box.checked = co.includes(box.value);
   for (const box of $("c-deps").querySelectorAll("input")) box.checked = deps.includes(box.value);
   $("c-reason").value = "";
-  $("c-note").value = "";
+  $("c-note").value = saved ? (saved.lead_unit ? saved.note || "" : saved.referral_reason || "") : "";
 }
 
 // -- deciding -------------------------------------------------------------------------------
@@ -329,7 +366,7 @@ function registration() {
 
 async function submitDecision(body) {
   if (!dispatcher()) {
-    say("decide-msg", "请先在右上角填写调度员姓名并保存。", "error");
+    say("decide-msg", "请先在右上角填写经办人姓名并保存。", "error");
     return;
   }
   let p = state.proposal;
@@ -337,7 +374,7 @@ async function submitDecision(body) {
     if (!p) {
       const reg = registration();
       if (!reg.number || !reg.session) {
-        say("decide-msg", "确认前请填写编号和届次，以便记入台帐。", "error");
+        say("decide-msg", "确认前请填写编号和届次，以便记入台账。", "error");
         return;
       }
       p = await api("POST", "/proposals", reg, true);
@@ -351,9 +388,10 @@ async function submitDecision(body) {
     const what = dec.lead_unit
       ? `主办 ${dec.lead_unit}（${unitName(dec.lead_unit)}）${dec.co_units.length ? `，会办 ${dec.co_units.join("、")}` : ""}，办理期限 ${saved.due_on}`
       : `已转出：${dec.referral_departments.join("、")}`;
-    say("decide-msg", `已记入台帐（${saved.session} ${saved.number}）：${what}。`, "ok");
+    say("decide-msg", `已记入台账（${saved.session} ${saved.number}）：${what}。`, "ok");
     $("btn-confirm").hidden = true;
-    loadPick();
+    await loadPick();
+    document.dispatchEvent(new CustomEvent("router:decided", { detail: { proposal: saved } }));
   } catch (error) {
     say("decide-msg", error.message, "error");
     if (error.status === 409 && p && p.id) {
@@ -379,118 +417,6 @@ $("btn-correct").addEventListener("click", () => {
   submitDecision(body);
 });
 
-// -- ledger -------------------------------------------------------------------------------
-$("ledger-filter").addEventListener("submit", (event) => {
-  event.preventDefault();
-  say("l-msg", "");
-  loadLedger();
-});
-
-async function loadLedger() {
-  const params = new URLSearchParams({ limit: "200" });
-  const session = $("l-session").value;
-  if (session) params.set("session", session);
-  if ($("l-status").value) params.set("status", $("l-status").value);
-  if ($("l-unit").value) params.set("unit", $("l-unit").value);
-  if ($("l-overdue").checked) params.set("overdue", "true");
-  try {
-    const [list, stats] = await Promise.all([
-      api("GET", `/proposals?${params}`),
-      api("GET", `/stats${session ? `?session=${encodeURIComponent(session)}` : ""}`),
-    ]);
-    renderRows(list);
-    renderStats(stats);
-  } catch (error) {
-    say("l-msg", error.message, "error");
-  }
-}
-
-function renderRows(list) {
-  const body = $("l-table").querySelector("tbody");
-  body.replaceChildren();
-  for (const p of list.items) {
-    const dec = p.decision;
-    const handler = dec ? (dec.lead_unit || `转出：${dec.referral_departments.join("、")}`) : "";
-    const due = el("td", {}, p.due_on || "");
-    if (p.overdue) due.append(" ", el("span", { class: "badge late", text: `超期 ${p.days_overdue} 天` }));
-    const row = el(
-      "tr",
-      { class: p.overdue ? "overdue" : "", "data-id": String(p.id) },
-      el("td", { text: p.number }),
-      el("td", { text: p.session }),
-      el("td", { text: p.title }),
-      el("td", { text: p.deputy_name }),
-      el("td", { text: `${p.suggested_unit || "转出"} ${pct(p.suggested_confidence)}` }),
-      el("td", { text: handler }),
-      el("td", {}, el("span", { class: "badge", text: p.status })),
-      due,
-      el("td", { text: p.evaluation || "" }),
-      el("td", {}, rowActions(p)),
-    );
-    body.append(row);
-  }
-  $("l-summary").textContent = `共 ${list.total} 件${list.total > list.items.length ? `，显示前 ${list.items.length} 件` : ""}`;
-}
-
-function rowActions(p) {
-  const box = el("div", { class: "rowacts" });
-  const button = (text, action) => el("button", { type: "button", text, onclick: action });
-  box.append(button(p.status === "待分办" ? "分办" : "查看", () => openProposal(p.id)));
-  if (p.status === "已分办") box.append(button("办理中", () => setStatus(p, "办理中")));
-  if (p.status === "已分办" || p.status === "办理中") box.append(button("已答复", () => setStatus(p, "已答复")));
-  if (p.status === "已答复") {
-    const pick = el("select", { "aria-label": "评价" }, el("option", { value: "", text: "评价…" }));
-    for (const e of ["满意", "基本满意", "不满意"]) pick.append(el("option", { value: e, text: e }));
-    pick.value = p.evaluation || "";
-    pick.addEventListener("change", () => pick.value && setEvaluation(p, pick.value));
-    box.append(pick);
-  }
-  return box;
-}
-
-async function setStatus(p, status) {
-  try {
-    await api("POST", `/proposals/${p.id}/status`, { status, expected_version: p.version }, true);
-    say("l-msg", `${p.number} 已改为“${status}”。`, "ok");
-  } catch (error) {
-    say("l-msg", error.message, "error");
-  }
-  await loadLedger();
-}
-
-async function setEvaluation(p, evaluation) {
-  try {
-    await api("POST", `/proposals/${p.id}/evaluation`, { evaluation, expected_version: p.version }, true);
-    say("l-msg", `${p.number} 评价已登记：${evaluation}。`, "ok");
-  } catch (error) {
-    say("l-msg", error.message, "error");
-  }
-  await loadLedger();
-}
-
-function renderStats(s) {
-  const select = $("l-session");
-  const keep = select.value;
-  select.replaceChildren(el("option", { value: "", text: "全部" }), ...s.sessions.map((x) => el("option", { value: x, text: x })));
-  select.value = keep;
-  const body = $("s-table").querySelector("tbody");
-  body.replaceChildren(
-    ...s.by_unit.map((u) =>
-      el(
-        "tr",
-        {},
-        el("td", { text: u.unit, title: u.unit_name }),
-        el("td", { class: "num", text: String(u.lead) }),
-        el("td", { class: "num", text: String(u.co) }),
-        el("td", { class: "num", text: String(u.replied) }),
-        el("td", { class: "num", text: String(u.overdue) }),
-        el("td", { class: "num", text: u.satisfaction_rate === null ? "—" : pct(u.satisfaction_rate) }),
-      ),
-    ),
-  );
-  const rate = s.satisfaction_rate === null ? "—" : pct(s.satisfaction_rate);
-  const statuses = Object.entries(s.by_status).map(([k, v]) => `${k} ${v}`).join("，");
-  $("s-summary").textContent = `共 ${s.total} 件（${statuses}）；整件转出 ${s.referrals} 件，部分转出 ${s.partial_referrals} 件；满意率 ${rate}；超期 ${s.overdue} 件。`;
-}
+// The ledger view (台账一览) is static/ledger.js.
 
 init();

@@ -24,21 +24,56 @@
     }
   }
 
+  // Headers the reader does not know: offer the file's columns to pick the title and body from.
+  function showColumns(columns) {
+    const box = $("batch-columns");
+    box.replaceChildren();
+    const make = (id, text) => {
+      const select = document.createElement("select");
+      select.id = id;
+      const none = document.createElement("option");
+      none.value = "";
+      none.textContent = "（不用）";
+      select.append(none);
+      for (const c of columns) {
+        const option = document.createElement("option");
+        option.value = c.letter;
+        option.textContent = `${c.letter} 列：${c.name}`;
+        select.append(option);
+      }
+      const label = document.createElement("label");
+      label.append(text, select);
+      return label;
+    };
+    box.append(make("batch-title-col", "标题列"), make("batch-content-col", "正文列"));
+    box.hidden = false;
+  }
+
+  $("batch-file").addEventListener("change", () => {
+    const box = $("batch-columns");
+    box.replaceChildren();
+    box.hidden = true;
+  });
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const file = $("batch-file").files[0];
     if (!file) {
-      say("请先选择台帐文件。", "error");
+      say("请先选择台账文件。", "error");
       return;
     }
     const register = $("batch-register").checked;
     const session = $("batch-session").value.trim();
     if (register && !session) {
-      say("登记到台帐时请填写届次。", "error");
+      say("登记到台账时请填写届次。", "error");
       return;
     }
     const body = new FormData();
     body.append("file", file);
+    for (const [field, id] of [["title_col", "batch-title-col"], ["content_col", "batch-content-col"]]) {
+      const pick = $(id);
+      if (pick && pick.value) body.append(field, pick.value);
+    }
     const headers = { Accept: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet, application/json" };
     let url = "/api/v1/batch";
     if (register) {
@@ -53,7 +88,11 @@
     const link = $("batch-download");
     button.disabled = true;
     link.hidden = true;
-    say(`正在分办 ${file.name} ……`);
+    // The server answers once the whole file is done: say how long it has been working, and what.
+    const started = Date.now();
+    const working = () => say(`正在处理 ${file.name}：逐行分办、并案比对、生成工作簿……（已用 ${Math.round((Date.now() - started) / 1000)} 秒）`);
+    working();
+    const timer = setInterval(working, 1000);
     try {
       const res = await fetch(url, { method: "POST", headers, body });
       if (!res.ok) {
@@ -61,6 +100,7 @@
         try {
           const data = await res.json();
           if (data && typeof data.detail === "string") message = data.detail;
+          if (data && Array.isArray(data.columns)) showColumns(data.columns);
         } catch (_) { /* not JSON */ }
         if (res.status === 401) message += " 请在右上角填写访问令牌。";
         say(message, "error");
@@ -75,11 +115,15 @@
       link.hidden = false;
       const h = (name) => res.headers.get(name) || "0";
       let text = `共 ${h("X-Batch-Rows")} 行：已给出建议 ${h("X-Batch-Routed")} 行（可批量确认 ${h("X-Batch-Confirmable")}，需人工复核 ${h("X-Batch-Review")}），问题行 ${h("X-Batch-Problems")}，并案 ${h("X-Batch-Groups")} 组。`;
-      if (register) text += ` 新登记 ${h("X-Batch-Registered")} 件，已在台帐 ${h("X-Batch-Existing")} 件。`;
+      if (register) text += ` 新登记 ${h("X-Batch-Registered")} 件，已在台账 ${h("X-Batch-Existing")} 件。`;
       say(text, "ok");
+      document.dispatchEvent(new CustomEvent("router:batch", {
+        detail: { register, session, confirmable: Number(h("X-Batch-Confirmable")) },
+      }));
     } catch (err) {
       say(`上传失败：${err.message}`, "error");
     } finally {
+      clearInterval(timer);
       button.disabled = false;
     }
   });

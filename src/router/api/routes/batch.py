@@ -32,6 +32,14 @@ ColumnForm = Annotated[
 ]
 
 
+class ColumnsUnknown(HTTPException):
+    """422 with the table's columns (``extra``), so that the page can offer a column picker."""
+
+    def __init__(self, message: str, columns: list[tuple[str, str]]) -> None:
+        super().__init__(422, message)
+        self.extra = {"columns": [{"letter": c, "name": n} for c, n in columns]}
+
+
 def _read_upload(upload: UploadFile, settings: Settings) -> tuple[bytes, str]:
     limit = settings.batch_max_file_mb * 1024 * 1024
     data = upload.file.read(limit + 1)
@@ -62,7 +70,8 @@ def _route_upload(
     except TableError as exc:
         raise HTTPException(exc.status, exc.message) from exc
     except ColumnError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        # the page offers the columns to pick from (title_col / content_col), not CLI options
+        raise ColumnsUnknown(exc.hint, exc.columns) from exc
     return route_table(serving.router, table, columns, options, keep_decisions=keep)
 
 
@@ -71,7 +80,7 @@ def _workbook(result: BatchResult) -> Response:
 
     buffer = io.BytesIO()
     write_output(result, buffer, "xlsx")
-    stem = result.table.source.rsplit(".", 1)[0] or "台帐"
+    stem = result.table.source.rsplit(".", 1)[0] or "台账"
     filename = f"{stem}-分办结果.xlsx"
     s = result.summary()
     headers = {
@@ -90,7 +99,7 @@ def _workbook(result: BatchResult) -> Response:
     return Response(buffer.getvalue(), media_type=XLSX, headers=headers)
 
 
-_FILE_DOC = "台帐文件：.xlsx、.xls 或 .csv（UTF-8 / GBK）"
+_FILE_DOC = "台账文件：.xlsx、.xls 或 .csv（UTF-8 / GBK）"
 _OK: dict[int | str, dict[str, Any]] = {
     200: {"content": {XLSX: {}}, "description": "分办结果工作簿：一览表、统计、问题行、并案"}
 }
@@ -105,7 +114,7 @@ def batch_file(
     title_col: ColumnForm = None,
     content_col: ColumnForm = None,
 ) -> Response:
-    """上传整份台帐，逐行给出分办建议，返回结果工作簿（不写入台帐）。"""
+    """上传整份台账，逐行给出分办建议，返回结果工作簿（不写入台账）。"""
     overrides = {"number": number_col, "title": title_col, "content": content_col}
     result = _route_upload(file, settings, serving, overrides, keep=False)
     return _workbook(result)
@@ -127,7 +136,7 @@ def batch_register(
     title_col: ColumnForm = None,
     content_col: ColumnForm = None,
 ) -> Response:
-    """上传整份台帐，分办并登记每一行（一个事务；同一届次同一编号不重复登记），返回结果工作簿。"""
+    """上传整份台账，分办并登记每一行（一个事务；同一届次同一编号不重复登记），返回结果工作簿。"""
     from router.sheets.read import TableError
     from router.sheets.register import register_rows
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from router import ledger
 from router.api.deps import DbDep, Dispatcher, ServingDep, SettingsDep, TodayDep, route_checked
@@ -27,7 +27,9 @@ from router.ledger import (
 )
 from router.ledger.schemas import Status
 
-router = APIRouter(tags=["台帐"])
+router = APIRouter(tags=["台账"])
+MAX_ID = 2**63 - 1  # what a database integer holds: a larger number is a 422, not a 500
+ProposalId = Annotated[int, Path(ge=1, le=MAX_ID, description="序号")]
 _WRITE = problems(400, 401, 404, 409, 413, 422)
 
 
@@ -77,13 +79,30 @@ def list_proposals(
     unit: Annotated[str | None, Query(description="主办单位；“非公安职责”表示整件转出")] = None,
     status: Annotated[Status | None, Query(description="状态")] = None,
     overdue: Annotated[bool | None, Query(description="只看超期（true）或未超期（false）")] = None,
-    q: Annotated[str | None, Query(max_length=100, description="编号、标题或代表姓名包含")] = None,
+    q: Annotated[
+        str | None, Query(max_length=100, description="编号、标题、正文或代表姓名包含")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    sort: Annotated[
+        str | None,
+        Query(
+            max_length=20,
+            description="排序列（number、session、title、deputy、unit、suggested、confidence、"
+            "status、due_on、received_on、updated_at），前加“-”为倒序；不填则超期的在前",
+        ),
+    ] = None,
 ) -> ProposalList:
-    """按届次、单位、状态、是否超期筛选台帐；超期的排在最前。"""
+    """按届次、单位、状态、是否超期筛选台账，可搜索、排序、分页；默认超期的排在最前。"""
     flt = ProposalFilter(
-        session=session, unit=unit, status=status, overdue=overdue, q=q, limit=limit, offset=offset
+        session=session,
+        unit=unit,
+        status=status,
+        overdue=overdue,
+        q=q,
+        limit=limit,
+        offset=offset,
+        sort=sort,
     )
     total, rows = ledger.list_proposals(db, flt, today=today)
     return ProposalList(
@@ -92,14 +111,14 @@ def list_proposals(
 
 
 @router.get("/proposals/{proposal_id}", response_model=ProposalDetail, responses=problems(404))
-def get_proposal(proposal_id: int, db: DbDep, today: TodayDep) -> ProposalDetail:
+def get_proposal(proposal_id: ProposalId, db: DbDep, today: TodayDep) -> ProposalDetail:
     """一条建议：模型建议（含依据词位置）、分办决定、状态与全部修改记录。"""
     return ledger.to_detail(ledger.get_proposal(db, proposal_id, with_events=True), today)
 
 
 @router.post("/proposals/{proposal_id}/decision", response_model=ProposalPublic, responses=_WRITE)
 def decide(
-    proposal_id: int,
+    proposal_id: ProposalId,
     body: DecisionCreate,
     db: DbDep,
     who: Dispatcher,
@@ -114,7 +133,7 @@ def decide(
 
 @router.post("/proposals/{proposal_id}/status", response_model=ProposalPublic, responses=_WRITE)
 def change_status(
-    proposal_id: int, body: StatusChange, db: DbDep, who: Dispatcher, today: TodayDep
+    proposal_id: ProposalId, body: StatusChange, db: DbDep, who: Dispatcher, today: TodayDep
 ) -> ProposalPublic:
     """办理进度：已分办 → 办理中 → 已答复。"""
     p = ledger.change_status(db, proposal_id, body, actor=who, today=today)
@@ -124,7 +143,7 @@ def change_status(
 
 @router.post("/proposals/{proposal_id}/evaluation", response_model=ProposalPublic, responses=_WRITE)
 def record_evaluation(
-    proposal_id: int, body: EvaluationCreate, db: DbDep, who: Dispatcher, today: TodayDep
+    proposal_id: ProposalId, body: EvaluationCreate, db: DbDep, who: Dispatcher, today: TodayDep
 ) -> ProposalPublic:
     """登记代表对答复的评价（满意、基本满意、不满意）。"""
     p = ledger.record_evaluation(db, proposal_id, body, actor=who)

@@ -35,7 +35,7 @@ def _route_one(r: Router, body: RouteRequest) -> RouteResult:
 
 @router.post("/route", response_model=RouteResult, responses=problems(400, 413, 422))
 async def route_proposal(body: RouteRequest, serving: ServingDep) -> RouteResult:
-    """为一条建议给出承办单位建议（不写入台帐）。"""
+    """为一条建议给出承办单位建议（不写入台账）。"""
     return await run_in_threadpool(_route_one, serving.router, body)
 
 
