@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from router.ledger import ConflictError, InvalidError, LedgerError, NotFoundError
+from router.ledger.cycle import ForbiddenError
 
 
 class Problem(BaseModel):
@@ -24,7 +25,8 @@ class Problem(BaseModel):
 
 _PROBLEMS: dict[int, dict[str, Any]] = {
     400: {"model": Problem, "description": "请求格式错误"},
-    401: {"model": Problem, "description": "缺少或无效的访问令牌"},
+    401: {"model": Problem, "description": "未登录，或令牌无效"},
+    403: {"model": Problem, "description": "没有权限"},
     404: {"model": Problem, "description": "未找到"},
     409: {"model": Problem, "description": "版本冲突或当前状态不允许"},
     413: {"model": Problem, "description": "内容过长"},
@@ -163,6 +165,8 @@ async def _on_ledger(_request: Request, exc: Exception) -> JSONResponse:
     body: dict[str, Any] = {"detail": exc.message}
     if isinstance(exc, NotFoundError):
         status = 404
+    elif isinstance(exc, ForbiddenError):
+        status = 403
     elif isinstance(exc, ConflictError):
         status = 409
         body["current_version"] = exc.current_version
