@@ -528,7 +528,7 @@ def pending_requests(db: Session) -> list[tuple[UnitRequest, Proposal]]:
         .where(UnitRequest.status == PENDING)
         .order_by(UnitRequest.requested_at)
     )
-    return [(r, p) for r, p in rows.tuples()]
+    return [(r, p) for r, p in rows]
 
 
 # -- lists ----------------------------------------------------------------------------------
@@ -549,7 +549,7 @@ def inbox(db: Session, unit: str, *, window: int, open_only: bool = False) -> li
         stmt = stmt.where(Proposal.status.in_(OPEN_STATUSES))
     stmt = stmt.order_by(Proposal.due_on.is_(None), Proposal.due_on, Proposal.id)
     out = []
-    for p, a in db.execute(stmt).tuples():
+    for p, a in db.execute(stmt):
         try:
             ends: date | None = return_window_ends(a, window)
         except InvalidError:
