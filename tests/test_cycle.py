@@ -401,9 +401,10 @@ def test_reply_upload_checks_the_file_and_closes_the_item(
     office: Office, api_settings: Settings, serving: Any
 ) -> None:
     pid = office.decided()
-    up = lambda who, name, data: office.as_(
-        who, "POST", f"/inbox/{pid}/reply", files={"file": (name, data)}
-    )  # noqa: E731
+
+    def up(who: str, name: str, data: bytes) -> Any:
+        return office.as_(who, "POST", f"/inbox/{pid}/reply", files={"file": (name, data)})
+
     fake = up("traffic", "答复.pdf", b"MZ\x90\x00not a pdf")
     assert fake.status_code == 422 and "文件头不符" in fake.json()["detail"]
     zip_not_word = up("traffic", "答复.docx", b"PK\x03\x04garbage")

@@ -131,8 +131,10 @@ def check_role(role: str, unit: str | None) -> str | None:
     if not unit:
         raise InvalidError(f"{UNIT_ROLE}必须指定承办单位（--unit）。")
     labels = load_labels()
-    names = {u.unit: u.label for u in labels.units}  # 交警支队 is 交通管理
-    label = labels.aliases.get(unit.strip(), names.get(unit.strip(), unit.strip()))
+    try:
+        label = labels.canonical(unit)  # 交警支队 is 交通管理
+    except ValueError:
+        label = ""
     if label not in labels.unit_labels:
         raise InvalidError(f"未知的承办单位：{unit}（可选：{'、'.join(labels.unit_labels)}）")
     return label

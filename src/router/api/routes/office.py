@@ -223,10 +223,10 @@ def write_notices(
 
     view = _supervision(db, today, settings.due_soon_workdays)
     labels = load_labels()
-    wanted = {labels.aliases.get(u, u) for u in body.units}
-    unknown = wanted - set(labels.unit_labels)
-    if unknown:
-        raise HTTPException(422, f"未知的承办单位：{'、'.join(sorted(unknown))}")
+    try:
+        wanted = {labels.canonical(u) for u in body.units}
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
     out = []
     for u in view.units:
         if wanted and u.unit not in wanted:
