@@ -48,6 +48,9 @@ from router.ledger.schemas import (
 )
 from router.ledger.stats import ledger_stats
 
+# the accounts and the handling cycle: modules of their own (router.ledger.accounts, .cycle)
+from router.ledger import accounts, cycle  # noqa: E402  isort: skip
+
 __all__ = [
     "EVALUATIONS",
     "KINDS",
@@ -75,6 +78,8 @@ __all__ = [
     "Stats",
     "StatusChange",
     "UnitStats",
+    "accounts",
+    "cycle",
     "change_status",
     "days_overdue",
     "decide",

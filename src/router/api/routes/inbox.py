@@ -189,7 +189,7 @@ def cycle_of(proposal_id: int, db: DbDep, who: CurrentAccount) -> CyclePublic:
                 opinion=a.opinion,
                 opinion_by=a.opinion_by,
             )
-            for a in rows.order_by(Assignment.role.desc(), Assignment.id)
+            for a in sorted(rows, key=lambda a: (a.role != "主办", a.id))
         ],
         requests=[req_public(r) for r in cycle.requests_of(db, proposal_id)],
         replies=[
