@@ -77,6 +77,21 @@ _FIELD = {
     "limit": "每页条数",
     "offset": "起始位置",
     "overdue": "是否超期",
+    "reason": "理由",
+    "until": "延至日期",
+    "opinion": "会办意见",
+    "approve": "是否同意",
+    "name": "账号名",
+    "password": "密码",
+    "role": "角色",
+    "unit": "承办单位",
+    "units": "承办单位",
+    "label": "用途",
+    "file": "文件",
+    "request_id": "申请编号",
+    "reply_id": "答复编号",
+    "notice_id": "通知编号",
+    "token_id": "令牌编号",
 }
 
 
