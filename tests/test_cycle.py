@@ -33,6 +33,7 @@ class Office:
 
     def __init__(self, settings: Settings, serving: Any) -> None:
         self.today = date(2025, 9, 30)
+        self.settings = settings
         url = settings.db_url
         self.h = {
             "office": make_account(url, "督查员", "分办人员"),
@@ -84,8 +85,13 @@ class Office:
         return pid
 
 
-@pytest.fixture()
-def office(api_settings: Settings, serving: Any) -> Iterator[Office]:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def office(
+    request: pytest.FixtureRequest, api_settings: Settings, serving: Any
+) -> Iterator[Office]:
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        api_settings = api_settings.model_copy(update={"database_url": url})
     o = Office(api_settings, serving)
     yield o
     o.c.close()
@@ -221,7 +227,7 @@ def test_login_sets_a_strict_httponly_cookie_and_writes_need_the_csrf_token(offi
 
 
 def test_personal_tokens_are_stored_hashed_and_revocable(
-    office: Office, api_settings: Settings
+    office: Office,
 ) -> None:
     r = office.as_("traffic", "POST", "/auth/tokens", json={"label": "脚本"})
     assert r.status_code == 201
@@ -230,7 +236,7 @@ def test_personal_tokens_are_stored_hashed_and_revocable(
     assert office.c.anon("GET", f"{API}/inbox", headers=headers).status_code == 200
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(api_settings.db_url)
+    engine = create_engine(office.settings.db_url)
     with engine.connect() as conn:
         stored = [row[0] for row in conn.execute(text("SELECT token_hash FROM api_tokens"))]
         hashes = [row[0] for row in conn.execute(text("SELECT password_hash FROM users"))]
@@ -397,9 +403,7 @@ def test_extension_only_by_the_lead_and_approved_moves_the_deadline(office: Offi
     assert done.status_code == 409
 
 
-def test_reply_upload_checks_the_file_and_closes_the_item(
-    office: Office, api_settings: Settings, serving: Any
-) -> None:
+def test_reply_upload_checks_the_file_and_closes_the_item(office: Office, serving: Any) -> None:
     pid = office.decided()
 
     def up(who: str, name: str, data: bytes) -> Any:
@@ -433,7 +437,7 @@ def test_reply_upload_checks_the_file_and_closes_the_item(
     closed = up("traffic", "再次.pdf", PDF)
     assert closed.status_code == 409
     # a size limit below the file
-    small = api_settings.model_copy(update={"reply_max_mb": 1})
+    small = office.settings.model_copy(update={"reply_max_mb": 1})
     c = AppClient(create_app(small, serving=serving))
     try:
         pid2 = office.decided("0002")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -24,7 +25,9 @@ NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def old_ledger(request: pytest.FixtureRequest, tmp_path: object, router: Router) -> Engine:
+def old_ledger(
+    request: pytest.FixtureRequest, tmp_path: object, router: Router
+) -> Iterator[Engine]:
     """A ledger at revision 0001 holding registered, decided, referred and replied items."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path}/old.db"
@@ -72,7 +75,8 @@ def old_ledger(request: pytest.FixtureRequest, tmp_path: object, router: Router)
             ),
             {"at": NOW, "deps": json.dumps(["住建局"])},
         )
-    return engine
+    yield engine
+    engine.dispose()
 
 
 def _snapshot(engine: Engine) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
