@@ -101,6 +101,8 @@ def test_the_unit_signs_asks_to_return_and_uploads_a_reply(
         page.wait_for_selector("#d-msg.ok")
         assert "退办申请已提交" in page.inner_text("#d-msg")
         assert "退办申请（交通管理）：道路拓宽属住建部门职责" in page.inner_text("#d-cycle")
+        assert "退办待审批" in page.inner_text(f"#i-table tr[data-id='{second}']")
+        page.screenshot(path=str(shots(tmp_path) / "inbox-return.png"), full_page=True)
         page.click("#btn-return")  # a second one while the first waits
         page.wait_for_selector("#d-msg.error")
         assert "等待督查室审批" in page.inner_text("#d-msg")
@@ -167,6 +169,7 @@ def test_the_office_supervises_marks_key_items_and_writes_notices(
         assert "超期 10 天" in cards.nth(0).inner_text()
         assert "延期（延至 2026-02-27）" in page.inner_text("#q-table")
 
+        page.screenshot(path=str(shots(tmp_path) / "office-before.png"), full_page=True)
         cards.nth(0).get_by_role("button", name="重点督办").click()
         page.wait_for_selector("#s-units .badge.key")
         page.click("#btn-notices")
@@ -175,7 +178,9 @@ def test_the_office_supervises_marks_key_items_and_writes_notices(
         page.wait_for_selector("#n-list a >> nth=1")
         assert "督办通知-交警支队-2025-09-30.docx" in page.inner_text("#n-list")
 
-        page.locator("#q-table tbody tr").first.get_by_role("button", name="同意", exact=True).click()
+        page.locator("#q-table tbody tr").first.get_by_role(
+            "button", name="同意", exact=True
+        ).click()
         page.wait_for_selector("#q-msg.ok")
         assert "延期申请已同意" in page.inner_text("#q-msg")
         page.screenshot(path=str(shots(tmp_path) / "office.png"), full_page=True)
@@ -192,8 +197,21 @@ def test_a_unit_account_is_sent_to_its_inbox(
     browser: Any,  # noqa: F811
     live: str,
     api_settings: Settings,
+    tmp_path: Path,
 ) -> None:
     make_account(api_settings.db_url, "治安经办", "承办单位经办人", "治安")
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 800})
+    gate = context.new_page()
+    gate.goto(live + "/")
+    gate.wait_for_selector("#login-form")
+    assert gate.locator("#l-table").is_hidden()  # the ledger is not shown before logging in
+    gate.fill("#login-name", "治安经办")
+    gate.fill("#login-password", "wrong-password")
+    gate.click("#login-submit")
+    gate.wait_for_selector("#login-msg:not(:empty)")
+    assert "账号或密码不正确" in gate.inner_text("#login-msg")
+    gate.screenshot(path=str(shots(tmp_path) / "login.png"))
+    context.close()
     page = login(browser, live, "治安经办", "/office")
     try:
         page.wait_for_url("**/inbox")

@@ -319,6 +319,7 @@ def test_return_within_the_window_refused_then_approved_reopens_dispatch(office:
     assert empty.status_code == 422
     r = office.as_("traffic", "POST", f"/inbox/{pid}/return", json={"reason": "属车管所以外事项"})
     assert r.status_code == 201 and r.json()["status"] == "待审批"
+    assert office.as_("traffic", "GET", "/inbox").json()["items"][0]["pending"] == ["退办"]
     twice = office.as_("traffic", "POST", f"/inbox/{pid}/return", json={"reason": "再次"})
     assert twice.status_code == 409 and "等待督查室审批" in twice.json()["detail"]
     pending = office.as_("office", "GET", "/office/requests").json()

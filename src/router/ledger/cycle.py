@@ -537,6 +537,7 @@ class InboxRow:
     proposal: Proposal
     assignment: Assignment
     return_ends: date | None  # None when the calendar does not know the dates
+    pending: tuple[str, ...] = ()  # this unit's requests waiting for the office (退办, 延期)
 
 
 def inbox(db: Session, unit: str, *, window: int, open_only: bool = False) -> list[InboxRow]:
@@ -548,13 +549,20 @@ def inbox(db: Session, unit: str, *, window: int, open_only: bool = False) -> li
     if open_only:
         stmt = stmt.where(Proposal.status.in_(OPEN_STATUSES))
     stmt = stmt.order_by(Proposal.due_on.is_(None), Proposal.due_on, Proposal.id)
+    waiting: dict[int, list[str]] = {}
+    for pid, kind in db.execute(
+        select(UnitRequest.proposal_id, UnitRequest.kind).where(
+            UnitRequest.unit == unit, UnitRequest.status == PENDING
+        )
+    ):
+        waiting.setdefault(pid, []).append(kind)
     out = []
     for p, a in db.execute(stmt):
         try:
             ends: date | None = return_window_ends(a, window)
         except InvalidError:
             ends = None
-        out.append(InboxRow(p, a, ends))
+        out.append(InboxRow(p, a, ends, tuple(sorted(waiting.get(p.id, [])))))
     return out
 
 

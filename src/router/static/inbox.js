@@ -43,6 +43,12 @@
     return cell;
   }
 
+  function status(item) {
+    const cell = el("td", { text: item.status });
+    for (const kind of item.pending) cell.append(" ", el("span", { class: "badge soon", text: `${kind}待审批` }));
+    return cell;
+  }
+
   async function load() {
     const open = $("i-open").checked;
     try {
@@ -61,7 +67,7 @@
           el("td", { text: item.number }),
           el("td", { text: item.title }),
           el("td", { text: item.role }),
-          el("td", { text: item.status }),
+          status(item),
           deadline(item),
           el("td", { text: item.signed_at ? "已签收" : "未签收" }),
           el("td", { text: item.return_window_ends || "—" }),

@@ -34,6 +34,7 @@
     return data;
   }
 
+  const local = (iso) => new Date(iso).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false }).slice(0, -3);
   const office = () => state.me.role === "分办人员" || state.me.role === "管理员";
 
   async function requests() {
@@ -102,7 +103,7 @@
       for (const n of view.notices) {
         list.append(el("li", {},
           el("a", { href: `${API}/office/notices/${n.id}`, text: n.filename }),
-          ` · ${n.items} 件 · ${n.created_by} · ${n.created_at.slice(0, 16).replace("T", " ")}`));
+          ` · ${n.items} 件 · ${n.created_by} · ${local(n.created_at)}`));
       }
       if (!view.notices.length) list.append(el("li", { class: "muted", text: "尚未发出督办通知。" }));
     } catch (e) { say("s-msg", e.message, "error"); }

@@ -100,6 +100,7 @@ class InboxItem(BaseModel):
     due_soon: bool
     signed_at: datetime | None
     return_window_ends: date | None = Field(description="退办申请截止日（工作日计算）")
+    pending: list[str] = Field(description="本单位待督查室审批的申请（退办、延期）")
     version: int
 
 
@@ -163,6 +164,7 @@ def inbox(
             ),
             signed_at=r.assignment.signed_at,
             return_window_ends=r.return_ends,
+            pending=list(r.pending),
             version=r.proposal.version,
         )
         for r in rows
