@@ -541,3 +541,23 @@ def test_supervision_beyond_the_calendar_says_so(office: Office) -> None:
     office.today = date(2026, 12, 28)
     r = office.as_("office", "GET", "/office/supervision")
     assert r.status_code == 422 and "工作日历只收录" in r.json()["detail"]
+
+
+def test_development_mode_without_accounts_acts_as_an_administrator(
+    settings: Settings, sqlite_url: str, serving: Any
+) -> None:
+    dev = settings.model_copy(
+        update={"api_token": None, "dev_mode": True, "database_url": sqlite_url}
+    )
+    c = AppClient(create_app(dev, serving=serving))
+    try:
+        me = c.get(f"{API}/auth/me").json()
+        assert (me["name"], me["role"], me["via"]) == ("本地开发", "管理员", "dev")
+        assert c.get(f"{API}/office/supervision").status_code in (
+            200,
+            422,
+        )  # 422: beyond the calendar
+        assert c.get(f"{API}/stats").status_code == 200
+        assert c.post(f"{API}/auth/tokens", json={}).status_code == 403  # no account to give it to
+    finally:
+        c.close()
