@@ -217,3 +217,23 @@ def test_router_users_add_list_disable_reset(sqlite_url: str, tmp_path: Path) ->
     engine.dispose()
     unknown = runner.invoke(app, ["users", "disable", "无此人"], env=env)
     assert unknown.exit_code == 2 and "没有名为" in unknown.output
+
+
+def test_topics_group_the_session_by_its_words() -> None:
+    texts = [
+        "学校门口信号灯配时不合理，早晚高峰拥堵",
+        "路口信号灯配时需优化，高峰拥堵严重",
+        "建议优化信号灯配时缓解拥堵",
+        "小区养犬不拴绳，建议加强养犬登记管理",
+        "文明养犬宣传不够，犬只扰民，加强养犬管理",
+        "建议规范养犬登记，查处无证养犬",
+        "老年人遭遇电信诈骗，建议加强反诈宣传",
+        "电信网络诈骗高发，建议加大反诈宣传力度",
+        "社区反诈宣传进家庭，防范电信诈骗",
+    ]
+    groups = topics(texts)
+    assert [g.count for g in groups] == [3, 3, 3]
+    named = {w for g in groups for w in g.words}
+    assert {"信号灯", "养犬"} <= named and ({"诈骗", "反诈"} & named)
+    assert all(len(w) >= 2 for w in named)  # single characters do not name a topic
+    assert topics([]) == [] and topics(["反诈宣传"])[0].count == 1
