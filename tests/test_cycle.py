@@ -561,3 +561,26 @@ def test_development_mode_without_accounts_acts_as_an_administrator(
         assert c.post(f"{API}/auth/tokens", json={}).status_code == 403  # no account to give it to
     finally:
         c.close()
+
+
+def test_five_wrong_passwords_lock_the_account_for_a_while(office: Office) -> None:
+    login = {"name": "督查员", "password": "wrong-password"}
+    for _ in range(5):
+        assert office.c.anon("POST", f"{API}/auth/login", json=login).status_code == 401
+    right = {"name": "督查员", "password": "correct-horse-battery"}
+    r = office.c.anon("POST", f"{API}/auth/login", json=right)
+    assert r.status_code == 429 and "15 分钟" in r.json()["detail"]
+    assert r.headers["retry-after"] == "900"
+    # the lock lifts by itself after 15 minutes
+    from datetime import UTC, datetime, timedelta
+
+    from router.db import make_engine, make_sessionmaker
+    from router.ledger import accounts
+
+    engine = make_engine(office.settings.db_url)
+    with make_sessionmaker(engine)() as db:
+        later = datetime.now(UTC) + timedelta(minutes=16)
+        assert accounts.authenticate(db, "督查员", "correct-horse-battery", now=later) is not None
+        db.commit()
+    engine.dispose()
+    assert office.c.anon("POST", f"{API}/auth/login", json=right).status_code == 200

@@ -31,6 +31,7 @@ _PROBLEMS: dict[int, dict[str, Any]] = {
     409: {"model": Problem, "description": "版本冲突或当前状态不允许"},
     413: {"model": Problem, "description": "内容过长"},
     422: {"model": Problem, "description": "内容不符合要求"},
+    429: {"model": Problem, "description": "尝试次数过多，请稍后再试"},
     503: {"model": Problem, "description": "未就绪"},
 }
 

@@ -65,6 +65,8 @@ class User(Base):
     unit: Mapped[str | None] = mapped_column(String(32))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -180,6 +182,7 @@ def add_user(
         unit=label,
         password_hash=_hasher.hash(password),
         active=True,
+        failed_logins=0,
         created_by=actor,
         created_at=now,
         updated_at=now,
@@ -226,6 +229,7 @@ def reset_password(db: Session, name: str, password: str, *, now: datetime | Non
     user = get_user(db, name)
     user.password_hash = _hasher.hash(password)
     user.updated_at = now
+    user.failed_logins, user.locked_until = 0, None
     for s in db.scalars(select(LoginSession).where(LoginSession.user_id == user.id)):
         db.delete(s)
     db.flush()
@@ -241,18 +245,44 @@ def _end_everything(db: Session, user_id: int, now: datetime) -> None:
         t.revoked_at = now
 
 
-def authenticate(db: Session, name: str, password: str) -> User | None:
-    """The active account with this name and password, or None (same answer for both)."""
+class LockedError(LedgerError):
+    """Too many wrong passwords in a row: the account waits (HTTP 429)."""
+
+
+MAX_FAILED_LOGINS = 5
+LOCK_MINUTES = 15
+
+
+def authenticate(
+    db: Session, name: str, password: str, *, now: datetime | None = None
+) -> User | None:
+    """The active account with this name and password, or None (same answer for both).
+
+    After :data:`MAX_FAILED_LOGINS` wrong passwords in a row the account refuses every login
+    for :data:`LOCK_MINUTES` minutes (:class:`LockedError`); the caller commits the count.
+    """
+    now = now or utcnow()
     user = db.scalar(select(User).where(User.name == name.strip()))
     if user is None:
         _hasher.hash(password)  # the same work either way: no timing hint that a name exists
         return None
+    if user.locked_until is not None and user.locked_until > now:
+        raise LockedError(
+            f"密码连续输错 {MAX_FAILED_LOGINS} 次，账号暂停登录 {LOCK_MINUTES} 分钟，请稍后再试。"
+        )
     try:
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.failed_logins, user.locked_until = 0, now + timedelta(minutes=LOCK_MINUTES)
+        db.flush()
         return None
     if not user.active:
         return None
+    if user.failed_logins or user.locked_until is not None:
+        user.failed_logins, user.locked_until = 0, None
+        db.flush()
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
         db.flush()

@@ -96,14 +96,17 @@ def _token(t: accounts.ApiToken) -> TokenPublic:
     return TokenPublic(id=t.id, label=t.label, created_at=t.created_at, revoked_at=t.revoked_at)
 
 
-@router.post("/auth/login", response_model=Me, responses=problems(400, 401, 422))
+@router.post("/auth/login", response_model=Me, responses=problems(400, 401, 422, 429))
 def login(
     body: LoginRequest, request: Request, response: Response, db: DbDep, settings: SettingsDep
 ) -> Me:
     """页面登录：设置 HttpOnly、SameSite=Strict 的会话 Cookie，返回 CSRF 令牌。"""
-    user = accounts.authenticate(db, body.name, body.password)
+    try:
+        user = accounts.authenticate(db, body.name, body.password)
+    except accounts.LockedError as exc:
+        raise HTTPException(429, exc.message, headers={"Retry-After": "900"}) from exc
     if user is None:
-        db.commit()
+        db.commit()  # the count of wrong passwords
         raise HTTPException(401, "账号或密码不正确，或账号已停用。")
     plain, csrf = accounts.start_session(db, user, hours=settings.session_hours)
     db.commit()
