@@ -8,7 +8,6 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pandas as pd
 import pytest
@@ -110,9 +109,15 @@ class AppClient:
         self.http = httpx.AsyncClient(
             transport=transport, base_url="http://testserver", headers=headers
         )
+        # the same app without the default headers: a caller with no account
+        self._anon = httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
     def request(self, method: str, url: str, **kwargs: Any) -> Any:
         return self.portal.call(functools.partial(self.http.request, method, url, **kwargs))
+
+    def anon(self, method: str, url: str, **kwargs: Any) -> Any:
+        """A request without the client's default (account) headers."""
+        return self.portal.call(functools.partial(self._anon.request, method, url, **kwargs))
 
     def get(self, url: str, **kwargs: Any) -> Any:
         return self.request("GET", url, **kwargs)
@@ -126,6 +131,7 @@ class AppClient:
     def close(self) -> None:
         try:
             self.portal.call(self.http.aclose)
+            self.portal.call(self._anon.aclose)
             self.portal.call(self._lifespan.__aexit__, None, None, None)
         finally:
             self._portal_cm.__exit__(None, None, None)
@@ -191,15 +197,45 @@ def api_settings(settings: Settings, sqlite_url: str) -> Settings:
     )
 
 
+def make_account(
+    db_url: str, name: str, role: str = "分办人员", unit: str | None = None
+) -> dict[str, str]:
+    """An account in the ledger at ``db_url`` (migrated first) and its personal-token header."""
+    from router.db import make_engine, make_sessionmaker, upgrade
+    from router.ledger import accounts
+
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine)
+        with make_sessionmaker(engine)() as db:
+            user = accounts.add_user(db, name, role, unit=unit, password=PASSWORD, actor="测试")
+            _, plain = accounts.create_token(db, user, "测试")
+            db.commit()
+    finally:
+        engine.dispose()
+    return {"Authorization": f"Bearer {plain}"}
+
+
+PASSWORD = "correct-horse-battery"
+
+
 @pytest.fixture()
-def client(api_settings: Settings, serving: Any) -> Iterator[AppClient]:
+def auth(api_settings: Settings) -> dict[str, str]:
+    """The office's account 张三 (分办人员): writes are recorded under this name."""
+    return make_account(api_settings.db_url, DISPATCHER)
+
+
+@pytest.fixture()
+def admin_auth(api_settings: Settings) -> dict[str, str]:
+    """An administrator's token (accounts and settings)."""
+    return make_account(api_settings.db_url, "管理员甲", "管理员")
+
+
+@pytest.fixture()
+def client(api_settings: Settings, serving: Any, auth: dict[str, str]) -> Iterator[AppClient]:
+    """The app; requests carry 张三's token unless they set their own (``client.anon`` none)."""
     from router.api import create_app
 
-    c = AppClient(create_app(api_settings, serving=serving))
+    c = AppClient(create_app(api_settings, serving=serving), headers=auth)
     yield c
     c.close()
-
-
-@pytest.fixture()
-def auth() -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKEN}", "X-Dispatcher": quote(DISPATCHER)}

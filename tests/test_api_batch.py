@@ -75,9 +75,11 @@ def test_encrypted_upload_is_422(client: AppClient) -> None:
     assert r.status_code == 422 and "已加密" in r.json()["detail"]
 
 
-def test_upload_over_the_batch_limit_is_413(api_settings: Settings, serving: Any) -> None:
+def test_upload_over_the_batch_limit_is_413(
+    api_settings: Settings, serving: Any, auth: dict[str, str]
+) -> None:
     app = create_app(api_settings.model_copy(update={"batch_max_file_mb": 0}), serving=serving)
-    c = AppClient(app)
+    c = AppClient(app, headers=auth)
     try:
         r = c.post(f"{API}/batch", files=_upload("a.xlsx", to_bytes(ledger_workbook())))
     finally:
@@ -94,7 +96,7 @@ def test_register_needs_the_token_then_registers_once(
     client: AppClient, auth: dict[str, str]
 ) -> None:
     files = _upload("一览表.xlsx", to_bytes(ledger_workbook()))
-    r = client.post(f"{API}/batch/register", files=files, data={"session": "十七届三次"})
+    r = client.anon("POST", f"{API}/batch/register", files=files, data={"session": "十七届三次"})
     assert r.status_code == 401
     assert client.get(f"{API}/proposals").json()["total"] == 0
     r = client.post(

@@ -44,45 +44,62 @@ def count(client: AppClient) -> int:
         {"Authorization": "Bearer wrong-token-wrong-token-wrong"},
         {"Authorization": f"Basic {TOKEN}"},
         {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": "Bearer rt_not-a-token-anyone-was-given"},
     ],
 )
-def test_writes_need_the_token(client: AppClient, headers: dict[str, str]) -> None:
-    r = client.post(f"{API}/proposals", json=PROPOSAL, headers={**headers, "X-Dispatcher": "a"})
+def test_writes_need_an_account(client: AppClient, headers: dict[str, str]) -> None:
+    r = client.anon(
+        "POST", f"{API}/proposals", json=PROPOSAL, headers={**headers, "X-Dispatcher": "a"}
+    )
     assert r.status_code == 401
     assert "访问令牌" in r.json()["detail"]
     assert r.headers["www-authenticate"] == "Bearer"
     assert count(client) == 0
 
 
-def test_writes_need_the_dispatchers_name(client: AppClient) -> None:
-    r = client.post(f"{API}/proposals", json=PROPOSAL, headers={"Authorization": f"Bearer {TOKEN}"})
-    assert r.status_code == 400 and "调度员姓名" in r.json()["detail"]
+def test_the_shared_token_only_creates_the_first_administrator(client: AppClient) -> None:
+    shared = {"Authorization": f"Bearer {TOKEN}"}
+    r = client.anon("POST", f"{API}/proposals", json=PROPOSAL, headers=shared)
+    assert r.status_code == 403 and "第一个管理员" in r.json()["detail"]
+    assert client.anon("GET", f"{API}/proposals", headers=shared).status_code == 403
+    clerk = {"name": "王五", "role": "分办人员"}
+    r = client.anon("POST", f"{API}/users", json=clerk, headers=shared)
+    assert r.status_code == 403
+    r = client.anon(
+        "POST", f"{API}/users", json={"name": "管理员甲", "role": "管理员"}, headers=shared
+    )
+    assert r.status_code == 201 and r.json()["created_by"] == "初始管理员"
+    assert len(r.json()["password"]) >= 12  # generated, shown once
+    r = client.anon(
+        "POST", f"{API}/users", json={"name": "管理员乙", "role": "管理员"}, headers=shared
+    )
+    assert r.status_code == 401 and "不再有效" in r.json()["detail"]
     assert count(client) == 0
 
 
-def test_a_badly_encoded_name_is_refused(client: AppClient) -> None:
-    headers = {"Authorization": f"Bearer {TOKEN}", "X-Dispatcher": "%E5%BC"}
-    r = client.post(f"{API}/proposals", json=PROPOSAL, headers=headers)
-    assert r.status_code == 400 and "编码无效" in r.json()["detail"]
-
-
-def test_the_dispatchers_name_is_recorded(client: AppClient, auth: dict[str, str]) -> None:
-    p = register(client, auth)
+def test_the_account_is_recorded_not_a_typed_name(client: AppClient, auth: dict[str, str]) -> None:
+    p = register(client, {**auth, "X-Dispatcher": quote("李四")})
     assert p["created_by"] == DISPATCHER
-    raw = {
-        "Authorization": f"Bearer {TOKEN}",
-        "X-Dispatcher": "李四".encode(),
-    }  # raw UTF-8, not encoded
     r = client.post(
         f"{API}/proposals/{p['id']}/decision",
         json={"lead_unit": "交通管理", "expected_version": 1},
-        headers=raw,
+        headers={**auth, "X-Dispatcher": "李四".encode()},
     )
-    assert r.status_code == 200 and r.json()["decision"]["decided_by"] == "李四"
+    assert r.status_code == 200 and r.json()["decision"]["decided_by"] == DISPATCHER
+    events = client.get(f"{API}/proposals/{p['id']}").json()["events"]
+    assert [e["actor"] for e in events] == [DISPATCHER, DISPATCHER]
 
 
-def test_reads_need_no_token(client: AppClient, auth: dict[str, str]) -> None:
+def test_reads_need_an_account(client: AppClient, auth: dict[str, str]) -> None:
     p = register(client, auth)
+    for path in (f"/proposals/{p['id']}", "/proposals", "/stats", "/model", "/inbox"):
+        r = client.anon("GET", API + path)
+        assert r.status_code == 401, path
+        assert "登录" in r.json()["detail"]
+    r = client.anon("POST", f"{API}/route", json={"title": "学校门口拥堵", "content": "信号灯"})
+    assert r.status_code == 401
+    for path in ("/units", "/healthz", "/readyz"):
+        assert client.anon("GET", API + path).status_code == 200, path
     assert client.get(f"{API}/proposals/{p['id']}").status_code == 200
     assert client.get(f"{API}/stats").status_code == 200
 
@@ -303,7 +320,7 @@ def test_status_and_evaluation(client: AppClient, auth: dict[str, str]) -> None:
         f"{url}/status", json={"status": "已退办", "expected_version": 5}, headers=auth
     )
     assert wrong.status_code == 422 and "由分办决定设置" in wrong.json()["detail"]
-    unauth = client.post(f"{url}/status", json={"status": "办理中", "expected_version": 5})
+    unauth = client.anon("POST", f"{url}/status", json={"status": "办理中", "expected_version": 5})
     assert unauth.status_code == 401
 
 

@@ -9,17 +9,16 @@ import pytest
 from router.api import create_app
 from router.db import current_revision, head_revision, make_engine
 from router.settings import Settings
-from tests.conftest import TOKEN, AppClient
+from tests.conftest import TOKEN, AppClient, make_account
 
 pytestmark = pytest.mark.postgres
 API = "/api/v1"
 
 
-def test_a_ledger_round_on_postgres(
-    settings: Settings, postgres_url: str, serving: Any, auth: dict[str, str]
-) -> None:
+def test_a_ledger_round_on_postgres(settings: Settings, postgres_url: str, serving: Any) -> None:
     pg = settings.model_copy(update={"database_url": postgres_url, "api_token": TOKEN})
-    c = AppClient(create_app(pg, serving=serving))
+    auth = make_account(postgres_url, "张三")
+    c = AppClient(create_app(pg, serving=serving), headers=auth)
     try:
         engine = make_engine(postgres_url)
         assert current_revision(engine) == head_revision()  # upgraded by the lifespan

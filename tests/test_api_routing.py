@@ -98,9 +98,12 @@ def test_batch_routes_each_item_and_reports_bad_ones_in_place(client: AppClient)
     assert body["results"][2]["decision"]["unit"] == "政务服务"
 
 
-def test_batch_over_the_limit_is_413(api_settings: Settings, serving: Any) -> None:
+def test_batch_over_the_limit_is_413(
+    api_settings: Settings, serving: Any, auth: dict[str, str]
+) -> None:
     c = AppClient(
-        create_app(api_settings.model_copy(update={"batch_max_items": 2}), serving=serving)
+        create_app(api_settings.model_copy(update={"batch_max_items": 2}), serving=serving),
+        headers=auth,
     )
     try:
         r = c.post(f"{URL}/batch", json={"items": [{"title": "反诈"}] * 3})

@@ -15,7 +15,7 @@ import pytest
 
 from router.api import create_app
 from router.settings import Settings
-from tests.conftest import DISPATCHER, TOKEN, require_or_skip
+from tests.conftest import DISPATCHER, PASSWORD, require_or_skip
 
 pytestmark = pytest.mark.browser
 
@@ -80,24 +80,32 @@ def live(api_settings: Settings, serving: Any) -> Iterator[str]:
     sock.close()
 
 
-@pytest.fixture()
-def page(browser: Any, live: str) -> Iterator[Any]:
+def login(browser: Any, live: str, name: str, path: str = "/") -> Any:
+    """A new browser context logged in as ``name`` through the page's login form."""
     context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     pg.set_default_timeout(10_000)
     pg.dialogs = []  # type: ignore[attr-defined]
     pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
-    pg.goto(live + "/")
-    pg.fill("#dispatcher", DISPATCHER)
-    pg.fill("#token", TOKEN)
-    pg.click("#who button[type=submit]")
+    pg.goto(live + path)
+    pg.wait_for_selector("#login-form")
+    assert pg.locator("main").is_hidden() or "locked" in (pg.get_attribute("body", "class") or "")
+    pg.fill("#login-name", name)
+    pg.fill("#login-password", PASSWORD)
+    pg.click("#login-submit")
+    pg.wait_for_selector("#account-name")
+    return pg
+
+
+@pytest.fixture()
+def page(browser: Any, live: str, auth: dict[str, str]) -> Iterator[Any]:
+    pg = login(browser, live, DISPATCHER)
     pg.wait_for_selector("#c-lead option", state="attached")  # the units have loaded
     yield pg
-    context.close()
+    pg.context.close()
 
 
-def api(live: str) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {TOKEN}", "X-Dispatcher": "%E6%B5%8B%E8%AF%95"}
+def api(live: str, headers: dict[str, str]) -> httpx.Client:
     return httpx.Client(base_url=live + "/api/v1", headers=headers, timeout=10)
 
 
@@ -119,7 +127,7 @@ def paste_and_route(page: Any, number: str, title: str, content: str) -> None:
     page.wait_for_selector("#r-unit")
 
 
-def test_paste_route_confirm(page: Any, live: str, tmp_path: Path) -> None:
+def test_paste_route_confirm(page: Any, live: str, tmp_path: Path, auth: dict[str, str]) -> None:
     paste_and_route(page, "0007", HOSTILE_TITLE, HOSTILE_BODY)
     assert "交通管理" in page.inner_text("#r-unit")
     width = page.eval_on_selector("#r-fill", "e => e.getBoundingClientRect().width")
@@ -138,7 +146,7 @@ def test_paste_route_confirm(page: Any, live: str, tmp_path: Path) -> None:
     page.click("#btn-confirm")
     page.wait_for_selector("#decide-msg.ok")
     assert "已记入台账" in page.inner_text("#decide-msg")
-    with api(live) as c:
+    with api(live, auth) as c:
         (p,) = c.get("/proposals").json()["items"]
     assert p["title"] == HOSTILE_TITLE and p["status"] == "已分办"
     assert p["decision"]["lead_unit"] == "交通管理" and p["decision"]["decided_by"] == DISPATCHER
@@ -146,7 +154,7 @@ def test_paste_route_confirm(page: Any, live: str, tmp_path: Path) -> None:
     assert page.dialogs == []  # type: ignore[attr-defined]
 
 
-def test_correct_with_a_reason_code(page: Any, live: str) -> None:
+def test_correct_with_a_reason_code(page: Any, live: str, auth: dict[str, str]) -> None:
     paste_and_route(page, "0008", "关于提高辅警待遇的建议", "辅警工资偏低，建议提高待遇。")
     assert "辅警" in page.inner_text("#r-unit")
     page.click("#correct summary")
@@ -157,7 +165,7 @@ def test_correct_with_a_reason_code(page: Any, live: str) -> None:
     page.fill("#c-note", "涉及民警编制")
     page.click("#btn-correct")
     page.wait_for_selector("#decide-msg.ok")
-    with api(live) as c:
+    with api(live, auth) as c:
         (p,) = c.get("/proposals").json()["items"]
     d = p["decision"]
     assert (
@@ -167,11 +175,11 @@ def test_correct_with_a_reason_code(page: Any, live: str) -> None:
 
 
 def test_pick_a_registered_proposal_and_follow_the_ledger(
-    page: Any, live: str, tmp_path: Path
+    page: Any, live: str, tmp_path: Path, auth: dict[str, str]
 ) -> None:
     from playwright.sync_api import expect
 
-    with api(live) as c:
+    with api(live, auth) as c:
         late = c.post(
             "/proposals",
             json={
@@ -223,5 +231,5 @@ def test_pick_a_registered_proposal_and_follow_the_ledger(
     )  # the page's CSP forbids eval-based waits
     assert "户口迁移难" in page.inner_text("#l-table tbody")
     page.screenshot(path=str(shots(tmp_path) / "ledger.png"), full_page=True)
-    with api(live) as c:
+    with api(live, auth) as c:
         assert c.get(f"/proposals/{fresh['id']}").json()["status"] == "办理中"

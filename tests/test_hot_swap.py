@@ -16,7 +16,7 @@ from router.learn.load import load_router
 from router.learn.registry import ARTIFACT, Registry
 from router.learn.train import train
 from router.settings import Settings, get_settings
-from tests.conftest import TOKEN, AppClient
+from tests.conftest import TOKEN, AppClient, make_account
 
 TEXT = {
     "title": "关于加强电动自行车管理的建议",
@@ -54,12 +54,13 @@ def _expected(settings: Settings, version: str) -> float:
 
 
 def test_requests_flow_through_a_swap_and_name_the_version_that_answered(
-    two_versions: tuple[Settings, str, str], auth: dict[str, str]
+    two_versions: tuple[Settings, str, str], admin_auth: dict[str, str]
 ) -> None:
     settings, old, new = two_versions
     expected = {old: _expected(settings, old), new: _expected(settings, new)}
     assert expected[old] != expected[new]  # so an answer shows which model produced it
-    client = AppClient(create_app(settings))
+    auth = admin_auth
+    client = AppClient(create_app(settings), headers=auth)
     answers: list[tuple[int, str | None, float | None]] = []
     stop = threading.Event()
 
@@ -106,13 +107,19 @@ def test_requests_flow_through_a_swap_and_name_the_version_that_answered(
 
 
 def test_reload_needs_the_token_and_keeps_serving_when_a_promotion_is_broken(
-    two_versions: tuple[Settings, str, str], auth: dict[str, str]
+    two_versions: tuple[Settings, str, str], admin_auth: dict[str, str]
 ) -> None:
     settings, old, new = two_versions
     # No pointer watcher here: only the endpoint may load, so the test has no race.
-    client = AppClient(create_app(settings.model_copy(update={"model_watch_seconds": 0})))
+    auth = admin_auth
+    client = AppClient(
+        create_app(settings.model_copy(update={"model_watch_seconds": 0})), headers=auth
+    )
     try:
-        assert client.post("/api/v1/admin/reload").status_code == 401
+        assert client.anon("POST", "/api/v1/admin/reload").status_code == 401
+        office = make_account(settings.db_url, "分办员乙")
+        r = client.post("/api/v1/admin/reload", headers=office)
+        assert r.status_code == 403 and "管理员" in r.json()["detail"]
         artifact = settings.models_path / new / ARTIFACT
         Registry(settings.models_path).promote(new)
         artifact.write_bytes(artifact.read_bytes()[:-10])  # damaged after its promotion

@@ -935,5 +935,16 @@ def db_upgrade() -> None:
     out.print(f"台账数据库 {where} 已是最新结构（{revision}）。")
 
 
+# -- accounts and the annual report (router.cli_cycle) -------------------------------------
+def _add_cycle_commands() -> None:
+    from router.cli_cycle import report, users_app
+
+    app.add_typer(users_app, name="users")
+    app.command("report")(report)
+
+
+_add_cycle_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -28,7 +28,20 @@ class Settings(BaseSettings):
     batch_max_items: int = 500
     batch_max_rows: int = 50_000
     batch_max_file_mb: int = 20
-    due_days: int = 90
+    due_days: int = 90  # the ledger's default when no rule applies (router.ledger.ops.decide)
+    # the handling cycle: deadlines (working days by the national calendar), replies, sessions
+    answer_months: int = Field(default=3, ge=1, le=24, description="答复期限：分办之日起几个月")
+    return_window_workdays: int = Field(
+        default=5, ge=1, le=60, description="退办申请期限（工作日）"
+    )
+    due_soon_workdays: int = Field(
+        default=10, ge=1, le=60, description="“即将到期”的范围（工作日）"
+    )
+    reply_max_mb: int = Field(default=20, ge=1, le=200, description="答复文件大小上限")
+    session_hours: float = Field(default=12, gt=0, le=720, description="页面登录的有效时长")
+    cookie_secure: bool | None = Field(
+        default=None, description="登录 Cookie 加 Secure；不设则按请求是否为 HTTPS 决定"
+    )
 
     serve_host: str = "127.0.0.1"
     serve_port: int = 8000

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -23,8 +23,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router import __version__
 from router.api import docs, errors
+from router.api.deps import Admin, CurrentAccount, Reader, ledger_access
 from router.api.holder import RouterHolder, Serving, load_serving
-from router.api.routes import admin, batch, desk, jurisdiction, ledger, meta, models, routing
+from router.api.routes import (
+    accounts,
+    admin,
+    batch,
+    desk,
+    inbox,
+    jurisdiction,
+    ledger,
+    meta,
+    models,
+    office,
+    routing,
+)
 from router.core.text import init as init_text
 from router.db import make_engine, make_sessionmaker, upgrade
 from router.settings import Settings
@@ -138,6 +151,18 @@ async def _follow_promotions(holder: RouterHolder, settings: Settings, engine: E
             )
 
 
+def _any_account(_who: CurrentAccount) -> None:
+    """Route-level guard: any signed-in account."""
+
+
+def _reader(_who: Reader) -> None:
+    """Route-level guard: the office, leaders and administrators."""
+
+
+def _admin(_who: Admin) -> None:
+    """Route-level guard: administrators (model reports name the office's staff)."""
+
+
 def create_app(settings: Settings, *, serving: Serving | None = None) -> FastAPI:
     """Build the app; refuses settings without a usable token unless in development mode.
 
@@ -182,14 +207,35 @@ def create_app(settings: Settings, *, serving: Serving | None = None) -> FastAPI
     app.state.settings = settings
     errors.install(app)
     docs.install(app)
-    for module in (routing, ledger, desk, meta, batch, admin, jurisdiction, models):
+    # every endpoint needs an account except healthz, readyz and the unit list (in meta)
+    signed_in = [Depends(_any_account)]
+    readers = [Depends(_reader)]
+    app.include_router(routing.router, prefix=API_PREFIX, dependencies=signed_in)
+    app.include_router(ledger.router, prefix=API_PREFIX, dependencies=[Depends(ledger_access)])
+    for module in (batch, desk, jurisdiction):
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=readers)
+    app.include_router(models.router, prefix=API_PREFIX, dependencies=[Depends(_admin)])
+    for module in (meta, admin, accounts, inbox, office):
         app.include_router(module.router, prefix=API_PREFIX)
     app.mount("/static", StaticFiles(packages=[("router", "static")]), name="static")
-    page = resources.files("router").joinpath("static", "index.html").read_text(encoding="utf-8")
+    pages = {
+        name: resources.files("router")
+        .joinpath("static", f"{name}.html")
+        .read_text(encoding="utf-8")
+        for name in ("index", "inbox", "office")
+    }
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> HTMLResponse:
-        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(pages["index"], headers={"Cache-Control": "no-cache"})
+
+    @app.get("/inbox", response_class=HTMLResponse, include_in_schema=False)
+    async def inbox_page() -> HTMLResponse:
+        return HTMLResponse(pages["inbox"], headers={"Cache-Control": "no-cache"})
+
+    @app.get("/office", response_class=HTMLResponse, include_in_schema=False)
+    async def office_page() -> HTMLResponse:
+        return HTMLResponse(pages["office"], headers={"Cache-Control": "no-cache"})
 
     app.add_middleware(_BodyLimit, max_bytes=max_bytes)
     app.add_middleware(_SecurityHeaders)

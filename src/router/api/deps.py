@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hmac
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Annotated
 from urllib.parse import unquote
@@ -17,11 +16,14 @@ from sqlalchemy.orm import Session
 from router.api.holder import Serving
 from router.core.routing import Router, route
 from router.core.suggestion import Decision, InputError
+from router.ledger import accounts, cycle
+from router.ledger.accounts import OFFICE_ROLES, READ_ALL_ROLES, Account
 from router.settings import Settings
 
 DEV_DISPATCHER = "本地开发"
 _bearer = HTTPBearer(
-    auto_error=False, description="ROUTER_API_TOKEN：写操作（登记、分办、状态、评价）需要"
+    auto_error=False,
+    description="个人访问令牌（router users token）；ROUTER_API_TOKEN 只用于创建第一个管理员",
 )
 
 
@@ -79,38 +81,111 @@ def decode_dispatcher(raw: str | None) -> str:
     return name
 
 
-def _writer(
+SESSION_COOKIE = "router_session"
+CSRF_COOKIE = "router_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+BOOTSTRAP = "初始管理员"  # the role and name of ROUTER_API_TOKEN before any administrator exists
+_SAFE = ("GET", "HEAD", "OPTIONS")
+_LOGIN = "需要登录，或使用个人访问令牌（请求头 Authorization: Bearer <令牌>）。"
+
+
+def _unauthorized(detail: str = _LOGIN) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _account(
+    request: Request,
     settings: SettingsDep,
+    db: DbDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_dispatcher: Annotated[
-        str | None,
-        Header(description="调度员姓名，UTF-8 百分号编码（如 encodeURIComponent('张三')）"),
+        str | None, Header(description="仅本地开发模式（--dev，无账号）下记录的姓名")
     ] = None,
-) -> str:
-    """Who is writing: a valid bearer token (constant-time check) and a dispatcher's name.
+) -> Account:
+    """Who is asking: a personal token, a page session (with its CSRF token for writes),
+    ROUTER_API_TOKEN while no administrator exists (to create one), or local development."""
+    if credentials is not None:
+        given = credentials.credentials
+        token = settings.api_token
+        if token and accounts.same_secret(given, token):
+            if accounts.has_active_admin(db):
+                raise _unauthorized(
+                    "已有管理员账号，ROUTER_API_TOKEN 不再有效；请登录或使用个人访问令牌。"
+                )
+            return Account(None, BOOTSTRAP, BOOTSTRAP, None, "bootstrap")
+        user = accounts.user_for_token(db, given)
+        if user is None:
+            raise _unauthorized("访问令牌无效、已撤销或账号已停用。")
+        return accounts.account_of(user, "token")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        found = accounts.user_for_session(db, cookie)
+        if found is None:
+            raise _unauthorized("登录已过期，请重新登录。")
+        user, csrf = found
+        if request.method not in _SAFE:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not sent or not accounts.same_secret(sent, csrf):
+                raise HTTPException(403, "缺少或无效的 CSRF 令牌，请刷新页面后重试。")
+        return accounts.account_of(user, "session")
+    if settings.dev_mode and not settings.api_token:
+        return Account(
+            None, decode_dispatcher(x_dispatcher) or DEV_DISPATCHER, "管理员", None, "dev"
+        )
+    raise _unauthorized()
 
-    A configured token is always required; only local development mode without a token
-    lets writes through, under the name 本地开发 when none is given.
-    """
-    token = settings.api_token
-    open_dev = settings.dev_mode and not token
-    if not open_dev:
-        given = credentials.credentials if credentials is not None else ""
-        if not token or not hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8")):
-            raise HTTPException(
-                401,
-                "需要有效的访问令牌（请求头 Authorization: Bearer <令牌>）。",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-    name = decode_dispatcher(x_dispatcher)
-    if not name:
-        if open_dev:
-            return DEV_DISPATCHER
-        raise HTTPException(400, "请填写调度员姓名（请求头 X-Dispatcher，UTF-8 百分号编码）。")
-    return name
+
+AnyCaller = Annotated[Account, Depends(_account)]
 
 
-Dispatcher = Annotated[str, Depends(_writer)]
+def _signed_in(who: AnyCaller) -> Account:
+    """Any account; ROUTER_API_TOKEN alone only creates the first administrator."""
+    if who.via == "bootstrap":
+        raise HTTPException(
+            403,
+            "ROUTER_API_TOKEN 只能用来创建第一个管理员账号（POST /api/v1/users 或 router users add）；"
+            "请用个人令牌或登录。",
+        )
+    return who
+
+
+CurrentAccount = Annotated[Account, Depends(_signed_in)]
+
+
+def roles(*allowed: str, what: str) -> Callable[[Account], Account]:
+    """A dependency that lets only ``allowed`` roles through, refusing with ``what`` said."""
+
+    def check(who: CurrentAccount) -> Account:
+        if who.role not in allowed:
+            raise HTTPException(403, f"没有权限：{what}仅限{'、'.join(allowed)}。")
+        return who
+
+    return check
+
+
+Office = Annotated[Account, Depends(roles(*OFFICE_ROLES, what="登记、分办和审批"))]
+Reader = Annotated[Account, Depends(roles(*READ_ALL_ROLES, what="查看全部台帐"))]
+Admin = Annotated[Account, Depends(roles("管理员", what="账号和系统设置"))]
+
+
+def _office_name(who: Office) -> str:
+    return who.name
+
+
+# The ledger's writers: the office's account name goes into the audit trail.
+Dispatcher = Annotated[str, Depends(_office_name)]
+
+
+def ledger_access(request: Request, who: CurrentAccount, db: DbDep) -> None:
+    """Reads of the ledger: the office and leaders see all; a unit only its own items."""
+    if who.reads_all:
+        return
+    pid = request.path_params.get("proposal_id")
+    if request.method in _SAFE and pid is not None and str(pid).isdigit():
+        if cycle.can_read(db, int(pid), who):
+            return
+        raise HTTPException(403, "没有权限：该建议不是本单位承办的。")
+    raise HTTPException(403, "没有权限：承办单位只能查看本单位的收件箱。")
 
 
 def input_problem(exc: InputError) -> HTTPException:

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from router.ledger import ConflictError, InvalidError, LedgerError, NotFoundError
+from router.ledger.cycle import ForbiddenError
 
 
 class Problem(BaseModel):
@@ -24,11 +25,13 @@ class Problem(BaseModel):
 
 _PROBLEMS: dict[int, dict[str, Any]] = {
     400: {"model": Problem, "description": "请求格式错误"},
-    401: {"model": Problem, "description": "缺少或无效的访问令牌"},
+    401: {"model": Problem, "description": "未登录，或令牌无效"},
+    403: {"model": Problem, "description": "没有权限"},
     404: {"model": Problem, "description": "未找到"},
     409: {"model": Problem, "description": "版本冲突或当前状态不允许"},
     413: {"model": Problem, "description": "内容过长"},
     422: {"model": Problem, "description": "内容不符合要求"},
+    429: {"model": Problem, "description": "尝试次数过多，请稍后再试"},
     503: {"model": Problem, "description": "未就绪"},
 }
 
@@ -75,6 +78,21 @@ _FIELD = {
     "limit": "每页条数",
     "offset": "起始位置",
     "overdue": "是否超期",
+    "reason": "理由",
+    "until": "延至日期",
+    "opinion": "会办意见",
+    "approve": "是否同意",
+    "name": "账号名",
+    "password": "密码",
+    "role": "角色",
+    "unit": "承办单位",
+    "units": "承办单位",
+    "label": "用途",
+    "file": "文件",
+    "request_id": "申请编号",
+    "reply_id": "答复编号",
+    "notice_id": "通知编号",
+    "token_id": "令牌编号",
 }
 
 
@@ -167,6 +185,8 @@ async def _on_ledger(_request: Request, exc: Exception) -> JSONResponse:
     body: dict[str, Any] = {"detail": exc.message}
     if isinstance(exc, NotFoundError):
         status = 404
+    elif isinstance(exc, ForbiddenError):
+        status = 403
     elif isinstance(exc, ConflictError):
         status = 409
         body["current_version"] = exc.current_version

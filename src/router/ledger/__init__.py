@@ -49,6 +49,9 @@ from router.ledger.schemas import (
 )
 from router.ledger.stats import ledger_stats
 
+# the accounts and the handling cycle: modules of their own (router.ledger.accounts, .cycle)
+from router.ledger import accounts, cycle  # noqa: E402  isort: skip
+
 __all__ = [
     "EVALUATIONS",
     "KINDS",
@@ -76,6 +79,8 @@ __all__ = [
     "Stats",
     "StatusChange",
     "UnitStats",
+    "accounts",
+    "cycle",
     "change_status",
     "days_overdue",
     "decide",

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from router.core.places import text_places
 from router.core.text import prepare, tokenize
+from router.ledger.assign import sync_assignments
 from router.ledger.models import Proposal
 from router.ledger.ops import (
     ConflictError,
@@ -163,7 +164,9 @@ def undo_decision(
     p.due_on = None
     p.status = "待分办"
     data: dict[str, Any] = {"undone": undone, "status": [old_status, p.status], "note": note}
-    return _commit_change(db, p, expected_version, actor, "undone", data, now)
+    p = _commit_change(db, p, expected_version, actor, "undone", data, now)
+    sync_assignments(db, p, now.date())  # out of the unit's inbox again
+    return p
 
 
 # -- precedents ---------------------------------------------------------------------------

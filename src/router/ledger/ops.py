@@ -22,6 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from router.core.suggestion import Decision
 from router.core.text import prepare
 from router.labels import load_labels
+from router.ledger.assign import sync_assignments
 from router.ledger.models import OPEN_STATUSES, Proposal, ProposalEvent
 from router.ledger.schemas import (
     DecisionCreate,
@@ -296,7 +297,9 @@ def decide(
     }
     if bulk:
         data["bulk"] = True
-    return _commit_change(db, p, decision.expected_version, actor, action, data, now)
+    p = _commit_change(db, p, decision.expected_version, actor, action, data, now)
+    sync_assignments(db, p, today)
+    return p
 
 
 def change_status(

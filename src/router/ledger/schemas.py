@@ -18,7 +18,27 @@ Kind = Literal["建议", "提案"]
 Status = Literal["待分办", "已分办", "办理中", "已答复", "已退办"]
 Evaluation = Literal["满意", "基本满意", "不满意"]
 ReasonCode = Literal["模型错误", "多部门", "职责调整", "其他"]
-Action = Literal["registered", "decided", "redecided", "status", "evaluated", "undone"]
+Action = Literal[
+    "registered",
+    "decided",
+    "redecided",
+    "status",
+    "evaluated",
+    "undone",
+    # the handling cycle (router.ledger.cycle)
+    "signed",
+    "return_asked",
+    "return_approved",
+    "return_refused",
+    "extend_asked",
+    "extend_approved",
+    "extend_refused",
+    "replied",
+    "reply_returned",
+    "opinion",
+    "supervised",
+    "key_marked",
+]
 
 
 class _In(BaseModel):

@@ -9,6 +9,7 @@ from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+import router.ledger.cycle  # noqa: F401  (registers the accounts and cycle tables)
 from router.db import make_engine
 from router.ledger.models import Base
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from router.api.deps import Dispatcher, SettingsDep
+from router.api.deps import Admin, SettingsDep
 from router.api.errors import problems
 from router.learn.registry import RegistryError
 
@@ -19,8 +19,8 @@ class ReloadResult(BaseModel):
     changed: bool
 
 
-@router.post("/admin/reload", response_model=ReloadResult, responses=problems(400, 401, 409))
-async def reload_model(request: Request, settings: SettingsDep, _who: Dispatcher) -> ReloadResult:
+@router.post("/admin/reload", response_model=ReloadResult, responses=problems(400, 401, 403, 409))
+async def reload_model(request: Request, settings: SettingsDep, _who: Admin) -> ReloadResult:
     """立即加载 models/current 指向的版本（router models promote / rollback 之后），整体替换
     正在服务的模型；加载期间和失败时旧模型照常服务。服务也会每隔 ROUTER_MODEL_WATCH_SECONDS
     秒自行检查一次。"""

@@ -26,11 +26,12 @@ from router.ledger import (
     StatusChange,
 )
 from router.ledger.schemas import Status
+from router.ledger.workdays import add_months
 
 router = APIRouter(tags=["台账"])
 MAX_ID = 2**63 - 1  # what a database integer holds: a larger number is a 422, not a 500
 ProposalId = Annotated[int, Path(ge=1, le=MAX_ID, description="序号")]
-_WRITE = problems(400, 401, 404, 409, 413, 422)
+_WRITE = problems(400, 401, 403, 404, 409, 413, 422)
 
 
 @router.post(
@@ -126,7 +127,9 @@ def decide(
     settings: SettingsDep,
 ) -> ProposalPublic:
     """确认或更正分办：主办与会办单位，或整件转出（责任部门与理由）。需带 expected_version。"""
-    p = ledger.decide(db, proposal_id, body, actor=who, due_days=settings.due_days, today=today)
+    # the answer deadline: ROUTER_ANSWER_MONTHS (3) calendar months from the assignment
+    due_days = (add_months(today, settings.answer_months) - today).days
+    p = ledger.decide(db, proposal_id, body, actor=who, due_days=due_days, today=today)
     db.commit()
     return ledger.to_public(p, today)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath, PureWindowsPath
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from router.api.deps import ServingDep
+from router.api.deps import CurrentAccount, ServingDep
 from router.api.errors import problems
 from router.api.schemas import DepartmentPublic, Health, ModelPublic, Ready, UnitPublic, UnitsPublic
 from router.db import ping
@@ -29,10 +32,25 @@ def units(serving: ServingDep) -> UnitsPublic:
     )
 
 
-@router.get("/model", response_model=ModelPublic)
-def model(serving: ServingDep) -> ModelPublic:
-    """正在服务的模型：版本、训练时间与数据、留出集评估指标。"""
-    meta = serving.metadata
+def _no_paths(value: Any) -> Any:
+    """The metadata as stored, with any server path cut to its file name."""
+    if isinstance(value, dict):
+        return {k: _no_paths(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_paths(v) for v in value]
+    if isinstance(value, str) and (value.startswith(("/", "~")) or PureWindowsPath(value).drive):
+        return (
+            PurePath(value).name
+            if not PureWindowsPath(value).drive
+            else PureWindowsPath(value).name
+        )
+    return value
+
+
+@router.get("/model", response_model=ModelPublic, responses=problems(401, 403))
+def model(serving: ServingDep, _who: CurrentAccount) -> ModelPublic:
+    """正在服务的模型：版本、训练时间与数据、留出集评估指标（不含服务器上的路径）。"""
+    meta = _no_paths(serving.metadata)
     return ModelPublic(
         version=serving.router.version,
         trained_at=meta.get("created_at"),
