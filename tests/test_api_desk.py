@@ -64,7 +64,7 @@ def test_bulk_confirm_a_session_then_undo_one(
     assert sum(preview["by_unit"].values()) == len(expected)
 
     # without a token nothing is confirmed
-    refused = client.post(f"{API}/ledger/bulk-confirm", json={"session": SESSION})
+    refused = client.anon("POST", f"{API}/ledger/bulk-confirm", json={"session": SESSION})
     assert refused.status_code == 401
     done = client.post(f"{API}/ledger/bulk-confirm", json={"session": SESSION}, headers=auth)
     assert done.status_code == 200, done.text

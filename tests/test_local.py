@@ -130,12 +130,13 @@ def test_api_sets_and_audits(
     api_settings: Any, serving: Any, tmp_path: Path, auth: dict[str, str]
 ) -> None:
     from router.api import create_app
-    from tests.conftest import AppClient
+    from tests.conftest import AppClient, make_account
 
     s = api_settings.model_copy(update={"local_jurisdiction_path": tmp_path / "local.json"})
     c = AppClient(create_app(s, serving=serving))
     try:
-        r = c.get("/api/v1/jurisdiction")
+        assert c.get("/api/v1/jurisdiction").status_code == 401  # reads need an account too
+        r = c.get("/api/v1/jurisdiction", headers=auth)
         assert r.status_code == 200
         topics = {t["topic"]: t for t in r.json()["topics"]}
         assert topics["thrown_objects"]["handler"] is None
@@ -154,7 +155,10 @@ def test_api_sets_and_audits(
         assert r.status_code == 422 and "只能由" in r.json()["detail"]
         r = c.put("/api/v1/jurisdiction/nothing", json={"handler": "网安"}, headers=auth)
         assert r.status_code == 404
-        h = c.get("/api/v1/jurisdiction/history").json()
+        unit = make_account(s.db_url, "交警李", "承办单位经办人", unit="交警支队")
+        r = c.put("/api/v1/jurisdiction/thrown_objects", json={"handler": "治安"}, headers=unit)
+        assert r.status_code == 403  # a handling unit's account changes no settings
+        h = c.get("/api/v1/jurisdiction/history", headers=auth).json()
         assert len(h) == 1 and h[0]["handler"] == "城管局" and h[0]["reason"] == "分工文件"
     finally:
         c.close()

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router import __version__
 from router.api import docs, errors
-from router.api.deps import Admin, CurrentAccount, Reader, ledger_access
+from router.api.deps import CurrentAccount, Reader, ledger_access
 from router.api.holder import RouterHolder, Serving, load_serving
 from router.api.routes import (
     accounts,
@@ -159,10 +159,6 @@ def _reader(_who: Reader) -> None:
     """Route-level guard: the office, leaders and administrators."""
 
 
-def _admin(_who: Admin) -> None:
-    """Route-level guard: administrators (model reports name the office's staff)."""
-
-
 def create_app(settings: Settings, *, serving: Serving | None = None) -> FastAPI:
     """Build the app; refuses settings without a usable token unless in development mode.
 
@@ -212,9 +208,8 @@ def create_app(settings: Settings, *, serving: Serving | None = None) -> FastAPI
     readers = [Depends(_reader)]
     app.include_router(routing.router, prefix=API_PREFIX, dependencies=signed_in)
     app.include_router(ledger.router, prefix=API_PREFIX, dependencies=[Depends(ledger_access)])
-    for module in (batch, desk, jurisdiction):
+    for module in (batch, desk, jurisdiction, models):
         app.include_router(module.router, prefix=API_PREFIX, dependencies=readers)
-    app.include_router(models.router, prefix=API_PREFIX, dependencies=[Depends(_admin)])
     for module in (meta, admin, accounts, inbox, office):
         app.include_router(module.router, prefix=API_PREFIX)
     app.mount("/static", StaticFiles(packages=[("router", "static")]), name="static")
