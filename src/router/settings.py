@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     batch_max_items: int = 500
     batch_max_rows: int = 50_000
     batch_max_file_mb: int = 20
+    batch_max_columns: int = 200  # columns a sheet may use (the furthest cell's)
+    batch_max_cells: int = 5_000_000  # cells a sheet may hold, and rows x columns of its extent
+    batch_max_unpacked_mb: int = 200  # an .xlsx's worksheets and shared strings, unpacked
+    batch_parse_memory_mb: int = 1024  # address space the child reading an upload may add
+    batch_parse_seconds: float = 60.0  # time the child reading an upload may take
     due_days: int = 90
 
     serve_host: str = "127.0.0.1"

@@ -30,7 +30,14 @@ import pandas as pd
 
 from router.sheets.columns import column_letter, header_key, header_score, role_of
 
-__all__ = ["EXTENSIONS", "Table", "TableError", "read_table", "read_table_bytes"]
+__all__ = [
+    "EXTENSIONS",
+    "Table",
+    "TableError",
+    "read_file_bytes",
+    "read_table",
+    "read_table_bytes",
+]
 
 EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".csv")
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -86,17 +93,7 @@ def read_table(
 ) -> Table:
     """Read a ledger file; see :func:`read_table_bytes`. The size is checked before reading."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise TableError(f"找不到或无法访问文件 {path}：{exc.strerror or exc}", 400) from exc
-    if not path.is_file():
-        raise TableError(f"{path} 不是文件。", 400)
-    _check_size(size, max_bytes, path.name)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise TableError(f"无法读取文件 {path}：{exc.strerror or exc}", 400) from exc
+    data = read_file_bytes(path, max_bytes)
     return read_table_bytes(
         data,
         path.name,
@@ -107,6 +104,22 @@ def read_table(
     )
 
 
+def read_file_bytes(path: Path | str, max_bytes: int | None = None) -> bytes:
+    """A file's bytes, its size checked before it is read."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise TableError(f"找不到或无法访问文件 {path}：{exc.strerror or exc}", 400) from exc
+    if not path.is_file():
+        raise TableError(f"{path} 不是文件。", 400)
+    _check_size(size, max_bytes, path.name)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise TableError(f"无法读取文件 {path}：{exc.strerror or exc}", 400) from exc
+
+
 def read_table_bytes(
     data: bytes,
     name: str,
@@ -115,6 +128,7 @@ def read_table_bytes(
     max_bytes: int | None = None,
     max_rows: int | None = None,
     extra_headers: Iterable[str] = (),
+    max_columns: int | None = None,
 ) -> Table:
     """Read a ledger from its bytes; ``name`` is the file name the clerk gave it.
 
@@ -130,7 +144,7 @@ def read_table_bytes(
         )
     if not data:
         raise TableError(f"{name} 是空文件（0 字节）。")
-    extra = tuple(extra_headers)
+    extra = (tuple(extra_headers), max_columns)
     if data.startswith(_OLE):
         _refuse_encrypted(data, name)
         return _read_excel(data, name, "xls", sheet, max_rows, extra)
@@ -143,7 +157,7 @@ def read_table_bytes(
             "请在 Excel 中打开后另存为 .xlsx 再试。"
         )
     text, encoding = _decode_csv(data, name)
-    rows = _parse_csv(text, name)
+    rows = _parse_csv(text, name, max_rows)
     return _build(rows, [], name, "csv", None, max_rows, extra, {}, encoding)
 
 
@@ -200,9 +214,11 @@ def _read_excel(
     kind: str,
     sheet: str | None,
     max_rows: int | None,
-    extra: tuple[str, ...],
+    bounds: tuple[tuple[str, ...], int | None],
 ) -> Table:
     import python_calamine as pc
+
+    extra = bounds[0]
 
     try:
         wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -235,7 +251,7 @@ def _read_excel(
         rows = _load_rows(wb, chosen, name)
         merges = wb.get_sheet_by_name(chosen).merged_cell_ranges or []
     flags = _xlsx_cell_flags(data, chosen) if kind == "xlsx" else {}
-    return _build(rows, merges, name, kind, chosen, max_rows, extra, flags, None)
+    return _build(rows, merges, name, kind, chosen, max_rows, bounds, flags, None)
 
 
 def _load_rows(wb: Any, sheet_name: str, name: str, nrows: int | None = None) -> list[list[_Cell]]:
@@ -381,14 +397,27 @@ def _unknown_encoding(data: bytes, name: str) -> TableError:
     )
 
 
-def _parse_csv(text: str, name: str) -> list[list[_Cell]]:
+def _parse_csv(text: str, name: str, max_rows: int | None = None) -> list[list[_Cell]]:
     sample = text[:20_000]
     try:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;")
     except csv.Error:
         dialect = csv.excel
+    # rows beyond the data limit (and the header scan) are refused as they are read, not
+    # after a huge file has been materialised
+    bound = None if max_rows is None else max_rows + _HEADER_SCAN
+    rows: list[list[_Cell]] = []
+    filled = 0
     try:
-        return [list(r) for r in csv.reader(io.StringIO(text, newline=""), dialect)]
+        for r in csv.reader(io.StringIO(text, newline=""), dialect):
+            if any(c.strip() for c in r):
+                filled += 1
+                if bound is not None and filled > bound:
+                    raise TableError(
+                        f"{name} 的数据超过 {max_rows} 行的上限。请按年度或届次拆分后分别处理。", 413
+                    )
+            rows.append(r)
+        return rows
     except csv.Error as exc:
         raise TableError(
             f"{name} 的 CSV 格式有误：{exc}。请在 Excel 中打开后另存为 .xlsx 再试。"
@@ -491,11 +520,16 @@ def _build(
     kind: str,
     sheet: str | None,
     max_rows: int | None,
-    extra: tuple[str, ...],
+    bounds: tuple[tuple[str, ...], int | None],
     flags: dict[tuple[int, int], str],
     encoding: str | None,
 ) -> Table:
+    extra, max_columns = bounds
     width = max((len(r) for r in raw), default=0)
+    if max_columns is not None and width > max_columns:
+        raise TableError(
+            f"{name} 有 {width} 列，超过 {max_columns} 列的上限。请只保留台帐的列后再处理。", 413
+        )
     grid = [[_text(v) for v in r] + [""] * (width - len(r)) for r in raw]
     if not any(any(c.strip() for c in r) for r in grid):
         raise TableError(f"{name} 是空的：没有任何内容。")
