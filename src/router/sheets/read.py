@@ -414,7 +414,8 @@ def _parse_csv(text: str, name: str, max_rows: int | None = None) -> list[list[_
                 filled += 1
                 if bound is not None and filled > bound:
                     raise TableError(
-                        f"{name} 的数据超过 {max_rows} 行的上限。请按年度或届次拆分后分别处理。", 413
+                        f"{name} 的数据超过 {max_rows} 行的上限。请按年度或届次拆分后分别处理。",
+                        413,
                     )
             rows.append(r)
         return rows
