@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from router import ledger
 from router.api.deps import DbDep, Dispatcher, ServingDep, SettingsDep, TodayDep, route_checked
@@ -25,10 +25,12 @@ from router.ledger import (
     Stats,
     StatusChange,
 )
-from router.ledger.schemas import Status
+from router.ledger.schemas import INT_MAX, Status
 
 router = APIRouter(tags=["台帐"])
 _WRITE = problems(400, 401, 404, 409, 413, 422)
+# an id beyond the column's integer type is a 422, never a database error
+ProposalId = Annotated[int, Path(ge=1, le=INT_MAX, description="序号")]
 
 
 @router.post(
@@ -73,13 +75,16 @@ def create_proposal(
 def list_proposals(
     db: DbDep,
     today: TodayDep,
-    session: Annotated[str | None, Query(description="届次")] = None,
-    unit: Annotated[str | None, Query(description="主办单位；“非公安职责”表示整件转出")] = None,
+    session: Annotated[str | None, Query(max_length=64, description="届次")] = None,
+    unit: Annotated[
+        str | None,
+        Query(max_length=64, description="主办单位（标签、全称或别名）；“非公安职责”表示整件转出"),
+    ] = None,
     status: Annotated[Status | None, Query(description="状态")] = None,
     overdue: Annotated[bool | None, Query(description="只看超期（true）或未超期（false）")] = None,
     q: Annotated[str | None, Query(max_length=100, description="编号、标题或代表姓名包含")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT_MAX)] = 0,
 ) -> ProposalList:
     """按届次、单位、状态、是否超期筛选台帐；超期的排在最前。"""
     flt = ProposalFilter(
@@ -91,15 +96,15 @@ def list_proposals(
     )
 
 
-@router.get("/proposals/{proposal_id}", response_model=ProposalDetail, responses=problems(404))
-def get_proposal(proposal_id: int, db: DbDep, today: TodayDep) -> ProposalDetail:
+@router.get("/proposals/{proposal_id}", response_model=ProposalDetail, responses=problems(404, 422))
+def get_proposal(proposal_id: ProposalId, db: DbDep, today: TodayDep) -> ProposalDetail:
     """一条建议：模型建议（含依据词位置）、分办决定、状态与全部修改记录。"""
     return ledger.to_detail(ledger.get_proposal(db, proposal_id, with_events=True), today)
 
 
 @router.post("/proposals/{proposal_id}/decision", response_model=ProposalPublic, responses=_WRITE)
 def decide(
-    proposal_id: int,
+    proposal_id: ProposalId,
     body: DecisionCreate,
     db: DbDep,
     who: Dispatcher,
@@ -114,7 +119,7 @@ def decide(
 
 @router.post("/proposals/{proposal_id}/status", response_model=ProposalPublic, responses=_WRITE)
 def change_status(
-    proposal_id: int, body: StatusChange, db: DbDep, who: Dispatcher, today: TodayDep
+    proposal_id: ProposalId, body: StatusChange, db: DbDep, who: Dispatcher, today: TodayDep
 ) -> ProposalPublic:
     """办理进度：已分办 → 办理中 → 已答复。"""
     p = ledger.change_status(db, proposal_id, body, actor=who, today=today)
@@ -124,7 +129,7 @@ def change_status(
 
 @router.post("/proposals/{proposal_id}/evaluation", response_model=ProposalPublic, responses=_WRITE)
 def record_evaluation(
-    proposal_id: int, body: EvaluationCreate, db: DbDep, who: Dispatcher, today: TodayDep
+    proposal_id: ProposalId, body: EvaluationCreate, db: DbDep, who: Dispatcher, today: TodayDep
 ) -> ProposalPublic:
     """登记代表对答复的评价（满意、基本满意、不满意）。"""
     p = ledger.record_evaluation(db, proposal_id, body, actor=who)
@@ -132,11 +137,11 @@ def record_evaluation(
     return ledger.to_public(p, today)
 
 
-@router.get("/stats", response_model=Stats)
+@router.get("/stats", response_model=Stats, responses=problems(422))
 def stats(
     db: DbDep,
     today: TodayDep,
-    session: Annotated[str | None, Query(description="届次；不填为全部")] = None,
+    session: Annotated[str | None, Query(max_length=64, description="届次；不填为全部")] = None,
 ) -> Stats:
     """年度报告所需数字：各单位件数、各状态件数、转出件数、满意率、超期事项。"""
     return ledger.ledger_stats(db, session=session, today=today)
