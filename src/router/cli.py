@@ -323,6 +323,15 @@ def batch(
     settings = _settings()
     if register and not (session and session.strip()):
         raise _fail("--register 需要同时给出届次：--session 名称（如“十七届三次”）。", EXIT_INPUT)
+    if session is not None:
+        from router.core.text import clean_text, normalize
+
+        try:
+            session = normalize(clean_text(session, multiline=False, fold=True))
+        except ValueError as exc:
+            raise _fail(f"--session 届次{exc}。", EXIT_INPUT) from exc
+        if register and not 0 < len(session) <= 64:
+            raise _fail("--session 届次不能为空，且不超过 64 字。", EXIT_INPUT)
     if kind not in ("建议", "提案"):
         raise _fail("--kind 只能是“建议”或“提案”。", EXIT_INPUT)
     overrides = {
@@ -569,12 +578,12 @@ def serve(
 ) -> None:
     """启动分办服务：网页 http://127.0.0.1:8000/ ，接口 /api/v1，文档 /docs。"""
     from router.api.app import ConfigError
-    from router.api.server import run
+    from router.api.server import StartupError, run
     from router.learn.registry import RegistryError
 
     try:
         run(_settings(), host, port, workers, dev, say=_say)
-    except (ConfigError, RegistryError) as exc:
+    except (ConfigError, RegistryError, StartupError) as exc:
         raise _fail(str(exc), EXIT_INPUT if isinstance(exc, ConfigError) else EXIT_FAILURE) from exc
 
 

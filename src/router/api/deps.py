@@ -34,7 +34,11 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
 def _serving(request: Request) -> Serving:
-    serving: Serving = request.app.state.router_holder.current
+    holder = request.app.state.router_holder
+    settings: Settings = request.app.state.settings
+    if settings.model_watch_seconds > 0:
+        holder.poll(settings)  # every worker follows a promotion or a reload, whatever their number
+    serving: Serving = holder.current
     return serving
 
 

@@ -6,6 +6,7 @@ Chinese, so they are translated here, once, for every route.
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -13,9 +14,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from router.ledger import ConflictError, InvalidError, LedgerError, NotFoundError
+
+RETRY_AFTER_SECONDS = 5
+DATABASE_AWAY = "台帐数据库暂时无法连接，请稍后再试；已保存的内容不受影响。"
+
+
+log = logging.getLogger("router.api")
 
 
 class Problem(BaseModel):
@@ -29,7 +37,8 @@ _PROBLEMS: dict[int, dict[str, Any]] = {
     409: {"model": Problem, "description": "版本冲突或当前状态不允许"},
     413: {"model": Problem, "description": "内容过长"},
     422: {"model": Problem, "description": "内容不符合要求"},
-    503: {"model": Problem, "description": "未就绪"},
+    415: {"model": Problem, "description": "不支持的文件或内容类型"},
+    503: {"model": Problem, "description": "未就绪，或台帐数据库暂时无法连接（带 Retry-After）"},
 }
 
 
@@ -173,7 +182,32 @@ async def _on_ledger(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+async def _on_database_away(_request: Request, exc: Exception) -> JSONResponse:
+    """The database is down or unreachable: 503 and when to try again, never a 500. The pool
+    checks connections before use (pool_pre_ping), so the service recovers on its own."""
+    log.warning("database unavailable: %s", str(exc).splitlines()[0][:200])
+    return JSONResponse(
+        {"detail": DATABASE_AWAY},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _on_database_refused(_request: Request, exc: Exception) -> JSONResponse:
+    """A value the database refuses that validation let through: the client's, so a 422."""
+    log.warning("database refused a value: %s", str(exc).splitlines()[0][:200])
+    return JSONResponse({"detail": "台帐数据库不接受提交的内容，请检查后重试。"}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(LedgerError, _on_ledger)
+    for away in (
+        sa_exc.OperationalError,
+        sa_exc.InterfaceError,
+        sa_exc.DisconnectionError,
+        sa_exc.TimeoutError,
+    ):
+        app.add_exception_handler(away, _on_database_away)
+    app.add_exception_handler(sa_exc.DataError, _on_database_refused)

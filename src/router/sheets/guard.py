@@ -103,14 +103,17 @@ def check_xlsx_bounds(data: bytes, name: str, limits: Limits) -> None:
     except (zipfile.BadZipFile, OSError, ValueError):
         return
     with zf:
-        unpacked = 0
-        for info in zf.infolist():
+        parts = [i for i in zf.infolist() if _engine_reads(i.filename)]
+        declared = sum(i.file_size for i in parts)
+        if declared > limits.unpacked_bytes:  # an honest header: no need to unpack to know
+            raise _too_big(
+                name,
+                f"解压后有 {declared / 2**20:.0f} MB（上限 {limits.unpacked_bytes // 2**20} MB）",
+            )
+        unpacked = 0  # counted as unpacked too: a header can lie
+        for info in parts:
             part = info.filename
-            if not part.startswith("xl/") or not part.endswith(".xml"):
-                continue
             is_sheet = part.startswith(("xl/worksheets/", "xl/chartsheets/"))
-            if not is_sheet and part != "xl/sharedStrings.xml":
-                continue
             scan = _SheetScan()
             try:
                 with zf.open(info) as stream:
@@ -121,6 +124,13 @@ def check_xlsx_bounds(data: bytes, name: str, limits: Limits) -> None:
                 raise TableError(
                     f"{name} 已损坏（{part} 无法解压），无法打开。请在 Excel 中打开后另存再试。"
                 ) from exc
+
+
+def _engine_reads(part: str) -> bool:
+    """The parts an engine expands: worksheets and the shared strings."""
+    if not part.startswith("xl/") or not part.endswith(".xml"):
+        return False
+    return part.startswith(("xl/worksheets/", "xl/chartsheets/")) or part == "xl/sharedStrings.xml"
 
 
 def _scan_part(

@@ -28,7 +28,7 @@ from router.ledger import (
 from router.ledger.schemas import INT_MAX, Status
 
 router = APIRouter(tags=["台帐"])
-_WRITE = problems(400, 401, 404, 409, 413, 422)
+_WRITE = problems(400, 401, 404, 409, 413, 422, 503)
 # an id beyond the column's integer type is a 422, never a database error
 ProposalId = Annotated[int, Path(ge=1, le=INT_MAX, description="序号")]
 
