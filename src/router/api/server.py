@@ -110,7 +110,12 @@ def run(
             f"开发模式不检查令牌，只能监听本机（127.0.0.1），不能监听 {host}。请设置 ROUTER_API_TOKEN。"
         )
     init_text()
-    version = ensure_model(settings, say)
+    from router.learn.dataset import CorpusError
+
+    try:
+        version = ensure_model(settings, say)
+    except CorpusError as exc:
+        raise StartupError(f"注册表中没有模型，也无法训练默认模型，服务未启动：{exc}") from exc
     serving = check_model(settings, version)
     check_database(settings)
     say(

@@ -21,7 +21,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -71,6 +71,17 @@ class Table:
     blank_rows: int = 0
     encoding: str | None = None
     bad_cells: dict[tuple[int, str], str] = field(default_factory=dict)  # (row, column) -> why
+    # other sheets whose top looks like a ledger's header: not read, the clerk is told
+    other_sheets: tuple[str, ...] = ()
+
+    def other_sheets_note(self) -> str:
+        if not self.other_sheets:
+            return ""
+        names = "、".join(f"“{n}”" for n in self.other_sheets)
+        return (
+            f"工作簿中还有 {len(self.other_sheets)} 个像台帐的工作表未处理：{names}。"
+            f"本次只处理了“{self.sheet}”；请用 --sheet（网页上另存为单独的文件）逐个处理。"
+        )
 
     @property
     def rows(self) -> list[int]:
@@ -238,20 +249,24 @@ def _read_excel(
             visible = [m.name for m in metas if m.visible == pc.SheetVisibleEnum.Visible]
             names = visible or [m.name for m in metas]
         best: tuple[int, int, str] | None = None
+        scores: dict[str, int] = {}
         for pos, sheet_name in enumerate(names):
             head = _load_rows(wb, sheet_name, name, nrows=_HEADER_SCAN)
             if not any(_filled(r) for r in head):
                 continue
             score = max((header_score(_cells(r), extra) for r in head), default=0)
+            scores[sheet_name] = score
             if best is None or score > best[0]:
                 best = (score, pos, sheet_name)
         if best is None:
             raise TableError(f"{name} 是空的：工作表中没有任何内容。")
         chosen = best[2]
+        others = tuple(n for n, sc in scores.items() if n != chosen and sc > 0)
         rows = _load_rows(wb, chosen, name)
         merges = wb.get_sheet_by_name(chosen).merged_cell_ranges or []
     flags = _xlsx_cell_flags(data, chosen) if kind == "xlsx" else {}
-    return _build(rows, merges, name, kind, chosen, max_rows, bounds, flags, None)
+    table = _build(rows, merges, name, kind, chosen, max_rows, bounds, flags, None)
+    return replace(table, other_sheets=others) if others else table
 
 
 def _load_rows(wb: Any, sheet_name: str, name: str, nrows: int | None = None) -> list[list[_Cell]]:
@@ -337,7 +352,7 @@ def _col_index(letters: str) -> int:
 
 # -- CSV ----------------------------------------------------------------------------------
 def _decode_csv(data: bytes, name: str) -> tuple[str, str]:
-    """UTF-8 (with or without BOM) or GBK; anything else is refused rather than garbled."""
+    """UTF-8 (with or without BOM), GBK or GB18030; anything else is refused rather than garbled."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise TableError(
             f"{name} 是 UTF-16 编码（Excel 的“Unicode 文本”），不支持。请在 Excel 中另存为“CSV UTF-8（逗号分隔）”。",
@@ -359,11 +374,18 @@ def _decode_csv(data: bytes, name: str) -> tuple[str, str]:
         pass
     try:
         text = data.decode("gbk")
-    except UnicodeDecodeError as exc:
-        raise _unknown_encoding(data, name) from exc
+        encoding = "GBK"
+    except UnicodeDecodeError:
+        # GB18030 is GBK plus four-byte sequences for every other character: the rare name
+        # characters (王𬌗) a GBK file saved by a newer Excel or WPS carries
+        try:
+            text = data.decode("gb18030")
+            encoding = "GB18030"
+        except UnicodeDecodeError as exc:
+            raise _unknown_encoding(data, name) from exc
     if not _plausible_gbk(text):
         raise _unknown_encoding(data, name)
-    return text, "GBK"
+    return text, encoding
 
 
 def _plausible_gbk(text: str) -> bool:
@@ -392,7 +414,7 @@ def _unknown_encoding(data: bytes, name: str) -> TableError:
     except Exception:  # noqa: BLE001 - the guess only decorates the message
         guess = ""
     return TableError(
-        f"无法识别 {name} 的文字编码{guess}。支持 UTF-8、带 BOM 的 UTF-8 和 GBK：请在 Excel 中另存为“CSV UTF-8（逗号分隔）”或 .xlsx 再试。",
+        f"无法识别 {name} 的文字编码{guess}。支持 UTF-8、带 BOM 的 UTF-8 和 GBK（GB18030）：请在 Excel 中另存为“CSV UTF-8（逗号分隔）”或 .xlsx 再试。",
         415,
     )
 

@@ -67,6 +67,7 @@ def safe_text(value: str) -> str:
 
 def _write_csv(result: BatchResult, target: Path | IO[bytes]) -> None:
     frame = result.frame.map(lambda v: safe_text(v) if isinstance(v, str) else v)
+    frame.columns = [safe_text(str(c)) for c in frame.columns]  # a header is a cell too
     data = frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
     if isinstance(target, Path | str):
         Path(target).write_bytes(data)
@@ -215,6 +216,8 @@ def _sheet_stats(wb: Any, fmt: _Formats, result: BatchResult) -> None:
         ("模型版本", result.model_version),
         ("生成时间（UTC）", datetime.now(UTC).strftime("%Y-%m-%d %H:%M")),
     ]
+    if result.table.other_sheets:
+        overview.append(("未处理的工作表", result.table.other_sheets_note()))
     if result.registration is not None:
         reg = result.registration
         overview += [
@@ -319,7 +322,12 @@ def _sheet_problems(wb: Any, fmt: _Formats, result: BatchResult) -> None:
         _put(ws, r, 2, p.title, fmt)
         ws.write_string(r, 3, p.stage)
         _put(ws, r, 4, p.reason, fmt)
-    if not problems:
+    r = len(problems) + 1
+    for sheet in result.table.other_sheets:
+        ws.write_string(r, 3, "读取")
+        _put(ws, r, 4, f"工作表“{sheet}”未处理（本次只处理了“{result.table.sheet}”）", fmt)
+        r += 1
+    if r == 1:
         ws.write_string(1, 0, "没有问题行：每一行都已给出分办建议。")
     ws.set_column(0, 1, 10)
     ws.set_column(2, 2, 40)

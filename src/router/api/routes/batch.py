@@ -84,6 +84,8 @@ def _workbook(result: BatchResult) -> Response:
         "X-Batch-Groups": str(s["groups"]),
         "X-Model-Version": result.model_version,
     }
+    if result.table.other_sheets:  # sheets not read: the page tells the clerk
+        headers["X-Batch-Other-Sheets"] = ",".join(quote(n) for n in result.table.other_sheets)
     if result.registration is not None:
         headers["X-Batch-Registered"] = str(result.registration.created)
         headers["X-Batch-Existing"] = str(result.registration.existing)
