@@ -129,3 +129,23 @@ def test_weak_or_unsendable_tokens_are_refused(settings: Settings, token: str) -
 )
 def test_sound_tokens_are_accepted(token: str) -> None:
     assert weak_token(token) is None
+
+
+def test_openapi_documents_422_and_415_as_answered(client: AppClient) -> None:
+    spec = client.get("/openapi.json").json()
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            responses = op["responses"]
+            if "422" in responses:
+                assert responses["422"]["content"]["application/json"]["schema"] == problem
+            if "requestBody" in op:
+                assert "415" in responses, (method, path)
+    assert "422" not in spec["paths"]["/api/v1/admin/reload"]["post"]["responses"]
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    r = client.post(
+        f"{API}/route", content=b'{"content": "x"}', headers={"content-type": "text/plain"}
+    )
+    assert r.status_code == 415 and "application/json" in r.json()["detail"]
+    r = client.post(f"{API}/batch", json={})
+    assert r.status_code == 415 and "multipart/form-data" in r.json()["detail"]

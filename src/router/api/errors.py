@@ -149,10 +149,64 @@ def validation_detail(errors: list[dict[str, Any]]) -> tuple[int, str]:
     return 422, "请求内容有误：" + "；".join(parts) + "。"
 
 
-async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
+_FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def wrong_media_type(errors: list[dict[str, Any]], content_type: str) -> str | None:
+    """The 415 message when the body failed because it came as the wrong media type."""
+    ctype = content_type.split(";", 1)[0].strip().lower()
+    shapes = ("model_attributes_type", "dict_type", "model_type")
+    for e in errors:
+        loc = tuple(e.get("loc", ()))
+        if loc == ("body",) and e.get("type") in shapes and ctype and not ctype.endswith("json"):
+            return "不支持的内容类型，请求体应为 JSON（Content-Type: application/json）。"
+        if (
+            len(loc) == 2
+            and loc[0] == "body"
+            and loc[1] == "file"
+            and e.get("type") == "missing"
+            and ctype not in _FORMS
+        ):
+            return "不支持的内容类型，请以 multipart/form-data 上传文件（字段名 file）。"
+    return None
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    status, detail = validation_detail(list(exc.errors()))
+    errors = list(exc.errors())
+    media = wrong_media_type(errors, request.headers.get("content-type", ""))
+    if media is not None:
+        return JSONResponse({"detail": media}, status_code=415)
+    status, detail = validation_detail(errors)
     return JSONResponse({"detail": detail}, status_code=status)
+
+
+def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI as the service answers: every 422 is a :class:`Problem` (FastAPI's default
+    documents its own English list of errors, which this service never sends), and every
+    operation with a request body documents 415."""
+    problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for ops in spec.get("paths", {}).values():
+        for op in ops.values():
+            responses = op.setdefault("responses", {})
+            params = op.get("parameters", [])
+            if "requestBody" not in op and all(p.get("in") == "header" for p in params):
+                responses.pop("422", None)  # nothing to validate: never sent
+            if "422" in responses:
+                responses["422"]["content"] = problem
+                if responses["422"].get("description") == "Validation Error":
+                    responses["422"]["description"] = _PROBLEMS[422]["description"]
+            if "requestBody" in op and "415" not in responses:
+                responses["415"] = {
+                    "description": _PROBLEMS[415]["description"],
+                    "content": problem,
+                }
+    schemas = spec.get("components", {}).get("schemas", {})
+    text = str(spec.get("paths"))
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if unused in schemas and f"/{unused}'" not in text:
+            del schemas[unused]
+    return spec
 
 
 async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
