@@ -4,7 +4,11 @@ on SQLite and PostgreSQL, 4xx never 500, a bad registration row reported with th
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -166,3 +170,61 @@ def test_a_bad_row_is_reported_and_the_good_rows_registered(
     problems = [[c.value for c in row] for row in wb["问题行"].iter_rows(min_row=2)]
     assert any(7 in row and any("编号" in str(v) for v in row) for row in problems), problems
     assert db_client.get(f"{API}/proposals").json()["total"] == 5
+
+
+def _bad_row_workbook() -> bytes:
+    rows = [("编号", "代表姓名", "标题", "内容"), *[p[:4] for p in PROPOSALS[:3]]]
+    rows.append(("第099号_x0000_", "王五", "关于反诈宣传的建议", "建议加强反诈宣传_x0000_"))
+    rows.append(("㍿" * 17, "赵六", "关于信号灯的建议", "建议交警优化信号灯配时"))
+    return xlsx(
+        "".join(
+            f'<row r="{r}">'
+            + "".join(_cell(f"{'ABCD'[c]}{r}", v) for c, v in enumerate(row))
+            + "</row>"
+            for r, row in enumerate(rows, start=1)
+        )
+    )
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_cli_register_reports_the_bad_row_and_keeps_the_good(
+    request: pytest.FixtureRequest, trained_home: Path, tmp_path: Path, db: str
+) -> None:
+    url = request.getfixturevalue(f"{db}_url")
+    src = tmp_path / "in.xlsx"
+    src.write_bytes(_bad_row_workbook())
+    env = {**os.environ, "ROUTER_HOME": str(trained_home), "ROUTER_DATABASE_URL": url}
+    args = [sys.executable, "-m", "router.cli", "batch", str(src), "-o", str(tmp_path / "o.xlsx")]
+    done = subprocess.run(
+        [*args, "--register", "--session", "十七届三次"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "新登记 4 件" in done.stdout.replace("\n", "")
+    assert "第 6 行" in done.stdout and "编号" in done.stdout
+
+
+def test_cli_register_with_the_database_down_is_one_sentence(
+    trained_home: Path, tmp_path: Path
+) -> None:
+    src = tmp_path / "in.xlsx"
+    src.write_bytes(_bad_row_workbook())
+    out = tmp_path / "o.xlsx"
+    done = subprocess.run(
+        [sys.executable, "-m", "router.cli", "batch", str(src), "-o", str(out)]
+        + ["--register", "--session", "十七届三次"],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "ROUTER_HOME": str(trained_home),
+            "ROUTER_DATABASE_URL": "postgresql+psycopg://router@127.0.0.1:1/router",
+        },
+        timeout=180,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "无法登记到台帐数据库" in done.stderr and not out.exists()

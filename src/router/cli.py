@@ -347,6 +347,7 @@ def batch(
     import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from sqlalchemy.exc import SQLAlchemyError
 
     from router.sheets.batch import BatchOptions, load_input, route_table
     from router.sheets.columns import ColumnError
@@ -425,6 +426,11 @@ def batch(
         raise _fail(str(exc), EXIT_INPUT) from exc
     except OSError as exc:
         raise _fail(f"无法写入 {output}：{exc.strerror or exc}") from exc
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+        raise _fail(
+            f"无法登记到台帐数据库（{reason}）；未写出结果文件，台帐未作任何修改。请确认数据库可用后重试。"
+        ) from exc
     result.seconds.update(
         read=round(read_seconds, 3), write=round(time.perf_counter() - write_started, 3)
     )
@@ -491,6 +497,10 @@ def _print_batch_summary(result: Any, output: Path, seconds: float) -> None:
         out.print(
             f"已登记到台帐（届次“{reg.session}”）：新登记 {reg.created} 件，已在台帐中 {reg.existing} 件，未登记 {len(reg.problems)} 件。"
         )
+        for p in reg.problems[:5]:
+            out.print(f"  [yellow]未登记[/] 第 {p.row} 行 {p.number}：{p.reason}")
+        if len(reg.problems) > 5:
+            out.print(f"  ……另有 {len(reg.problems) - 5} 行未登记，见“问题行”工作表。")
     if output.suffix.lower() == ".csv":
         out.print("[dim]CSV 只含一览表；统计、问题行和并案请输出为 .xlsx。[/]")
     t = result.seconds
