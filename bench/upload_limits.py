@@ -115,7 +115,7 @@ def far_cell() -> bytes:
 
 def unpacks_to(megabytes: int) -> bytes:
     """Rows of the same long cell, few of them declared: a small file, a huge sheet."""
-    cell = "<c t=\"inlineStr\"><is><t>{}</t></is></c>".format("建议" * 2000).encode()
+    cell = '<c t="inlineStr"><is><t>{}</t></is></c>'.format("建议" * 2000).encode()
     row = b"<row>" + cell * 8 + b"</row>"
     rows = megabytes * 2**20 // len(row)
 

@@ -196,3 +196,21 @@ def test_a_repaired_version_is_retried(
         assert _version_after(client, new) == new
     finally:
         client.close()
+
+
+def test_with_the_watcher_off_only_a_reload_moves_the_workers(
+    two_versions: tuple[Settings, str, str], auth: dict[str, str]
+) -> None:
+    settings, old, new = two_versions
+    off = settings.model_copy(update={"model_watch_seconds": 0})
+    one = AppClient(create_app(off))
+    two = AppClient(create_app(off))
+    try:
+        assert two.post(f"{API}/route", json=TEXT).json()["model_version"] == old
+        Registry(settings.models_path).promote(new)
+        assert _version_after(two, new, seconds=1.5) == old  # a promotion alone: no move
+        assert one.post(f"{API}/admin/reload", headers=auth).json()["current"] == new
+        assert _version_after(two, new) == new
+    finally:
+        one.close()
+        two.close()

@@ -36,8 +36,7 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 def _serving(request: Request) -> Serving:
     holder = request.app.state.router_holder
     settings: Settings = request.app.state.settings
-    if settings.model_watch_seconds > 0:
-        holder.poll(settings)  # every worker follows a promotion or a reload, whatever their number
+    holder.poll(settings)  # every worker follows a reload (and a promotion), whatever their number
     serving: Serving = holder.current
     return serving
 

@@ -137,7 +137,8 @@ class RouterHolder:
 
     def poll(self, settings: Settings) -> None:
         """Cheap, called by requests: when the pointer or the reload signal has changed since
-        last seen, follow the pointer on a background thread (this request is not held up)."""
+        last seen, follow the pointer on a background thread (this request is not held up).
+        With ``ROUTER_MODEL_WATCH_SECONDS=0`` only the reload signal is followed."""
         now = time.monotonic()
         if now < self._next_poll or not self._poll_lock.acquire(blocking=False):
             return
@@ -154,6 +155,8 @@ class RouterHolder:
             self._seen = seen
             if signalled:
                 self.forget_failures()
+            elif settings.model_watch_seconds <= 0:
+                return  # not following promotions by itself: only an explicit reload
             threading.Thread(target=self._follow_quietly, args=(settings,), daemon=True).start()
         finally:
             self._poll_lock.release()
