@@ -95,10 +95,23 @@ def test_the_far_cell_is_refused_before_any_engine_sees_it() -> None:
 
 def test_unpacked_size_is_counted_while_reading() -> None:
     data = _bomb(20_000)
-    with pytest.raises(TableError) as err:
+    with pytest.raises(TableError) as err:  # the sizes the zip declares, before unpacking
         check_xlsx_bounds(data, "bomb.xlsx", Limits(unpacked_bytes=10 * 2**20))
-    assert err.value.status == 413 and "解压后超过 10 MB" in err.value.message
+    assert err.value.status == 413 and "解压后有 24 MB（上限 10 MB）" in err.value.message
     check_xlsx_bounds(data, "bomb.xlsx", Limits())  # within the default bounds
+    # a header can lie: the bytes are counted as they are unpacked too
+    with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open("xl/worksheets/sheet1.xml") as part:
+        with pytest.raises(TableError) as err:
+            guard._scan_part(
+                part,
+                "bomb.xlsx",
+                "sheet",
+                True,
+                guard._SheetScan(),
+                Limits(unpacked_bytes=2**20),
+                0,
+            )
+    assert err.value.status == 413 and "解压后超过 1 MB" in err.value.message
 
 
 def test_rows_and_cells_are_bounded_by_the_scan() -> None:
