@@ -85,7 +85,7 @@ def fresh_home(tmp_path: Path, small_corpus: Path) -> Iterator[Settings]:
 
 
 # -- the service: app, client, databases ----------------------------------------------------
-TOKEN = "test-token-" + "x" * 24
+TOKEN = "test-token-7Hq2vR9kLm4ZpX8sWc3NbT5d"
 DISPATCHER = "张三"
 
 

@@ -56,12 +56,13 @@ def _say(message: str) -> None:
 
 
 def _load_router(settings: Settings) -> Any:
+    from router.learn.dataset import CorpusError
     from router.learn.load import load_router
     from router.learn.registry import RegistryError
 
     try:
         return load_router(settings, say=_say)
-    except RegistryError as exc:
+    except (RegistryError, CorpusError) as exc:
         raise _fail(str(exc)) from exc
 
 
@@ -209,7 +210,7 @@ def route(
         if text or file or title:
             raise _fail("--jsonl 从标准输入读取，不能同时给出正文、--title 或 --file。", EXIT_INPUT)
         router = _load_router(settings)
-        _route_jsonl(router, sys.stdin, _JSONL_CHUNK)
+        _route_jsonl(router, sys.stdin.buffer, _JSONL_CHUNK)
         return
     content = text
     if file is not None:
@@ -232,16 +233,30 @@ def route(
         _print_decision(decision)
 
 
-def _jsonl_items(lines: Iterator[str]) -> Iterator[tuple[int, tuple[str | None, str | None] | str]]:
-    """Each input line as (title, content), or as the Chinese reason it cannot be read."""
-    for n, line in enumerate(lines, 1):
+def _jsonl_items(lines: Any) -> Iterator[tuple[int, tuple[str | None, str | None] | str]]:
+    """Each input line as (title, content), or as the Chinese reason it cannot be read.
+
+    Lines may be bytes (standard input read as such): one that is not UTF-8 is an error of
+    its own, not the end of the input.
+    """
+    from router.core.text import clean_text
+
+    for n, raw in enumerate(lines, 1):
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError:
+                yield n, "不是 UTF-8 编码的文字"
+                continue
+        else:
+            line = raw
         if not line.strip():
             yield n, "空行"
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield n, f"不是合法的 JSON：{exc.msg}"
+        except (json.JSONDecodeError, RecursionError) as exc:
+            yield n, f"不是合法的 JSON：{getattr(exc, 'msg', '嵌套过深')}"
             continue
         if not isinstance(obj, dict):
             yield n, "每行应是一个 JSON 对象，含 title 和 content"
@@ -249,6 +264,12 @@ def _jsonl_items(lines: Iterator[str]) -> Iterator[tuple[int, tuple[str | None, 
         title, content = obj.get("title"), obj.get("content")
         if not all(v is None or isinstance(v, str) for v in (title, content)):
             yield n, "title 和 content 必须是字符串"
+            continue
+        try:
+            title = None if title is None else clean_text(title)
+            content = None if content is None else clean_text(content)
+        except ValueError as exc:
+            yield n, str(exc)
             continue
         yield n, (title, content)
 
@@ -264,9 +285,21 @@ def _route_jsonl(router: Any, stream: Any, chunk: int) -> None:
     def error(n: int, message: str) -> str:
         return json.dumps({"line": n, "error": {"message": message}}, ensure_ascii=False)
 
+    def decide(good: list[tuple[str | None, str | None]]) -> list[tuple[bool, str]]:
+        try:
+            return list(route_many_json(router, good, processes if len(good) >= 1000 else 1))
+        except Exception:  # noqa: BLE001 - one line broke the chunk: route them one by one
+            out: list[tuple[bool, str]] = []
+            for item in good:
+                try:
+                    out.extend(route_many_json(router, [item], 1))
+                except Exception as exc:  # noqa: BLE001 - that line's own error object
+                    out.append((False, f"无法分办：{type(exc).__name__}"))
+            return out
+
     def flush() -> None:
         good = [item for _, item in pending if not isinstance(item, str)]
-        decided = iter(route_many_json(router, good, processes if len(good) >= 1000 else 1))
+        decided = iter(decide(good))
         lines = []
         for n, item in pending:
             if isinstance(item, str):
@@ -351,6 +384,7 @@ def batch(
     import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from sqlalchemy.exc import SQLAlchemyError
 
     from router.sheets.batch import BatchOptions, load_input, route_table
     from router.sheets.columns import ColumnError
@@ -360,6 +394,15 @@ def batch(
     settings = _settings()
     if register and not (session and session.strip()):
         raise _fail("--register 需要同时给出届次：--session 名称（如“十七届三次”）。", EXIT_INPUT)
+    if session is not None:
+        from router.core.text import clean_text, normalize
+
+        try:
+            session = normalize(clean_text(session, multiline=False, fold=True))
+        except ValueError as exc:
+            raise _fail(f"--session 届次{exc}。", EXIT_INPUT) from exc
+        if register and not 0 < len(session) <= 64:
+            raise _fail("--session 届次不能为空，且不超过 64 字。", EXIT_INPUT)
     if kind not in ("建议", "提案"):
         raise _fail("--kind 只能是“建议”或“提案”。", EXIT_INPUT)
     overrides = {
@@ -381,6 +424,8 @@ def batch(
     except (TableError, ColumnError) as exc:
         raise _fail(str(exc), EXIT_INPUT) from exc
     _say(table.describe())
+    if table.other_sheets:
+        err.print(f"[bold yellow]注意：[/]{table.other_sheets_note()}")
     for line in columns.describe():
         _say("  " + line)
     router = _load_router(settings)
@@ -438,6 +483,11 @@ def batch(
         raise _fail(str(exc), EXIT_INPUT) from exc
     except OSError as exc:
         raise _fail(f"无法写入 {output}：{os_reason(exc)}") from exc
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+        raise _fail(
+            f"无法登记到台账数据库（{reason}）；未写出结果文件，台账未作任何修改。请确认数据库可用后重试。"
+        ) from exc
     result.seconds.update(
         read=round(read_seconds, 3), write=round(time.perf_counter() - write_started, 3)
     )
@@ -496,6 +546,8 @@ def _print_batch_summary(result: Any, output: Path, seconds: float) -> None:
         out.print(f"  [yellow]问题行[/] 第 {p.row} 行 {p.number}：{p.reason}")
     if len(result.problems) > 5:
         out.print(f"  ……另有 {len(result.problems) - 5} 行，见“问题行”工作表。")
+    if result.table.other_sheets:
+        out.print(f"[bold yellow]注意：[/]{result.table.other_sheets_note()}")
     if result.replaced_columns:
         out.print(f"输入中已有的列 {'、'.join(result.replaced_columns)} 已由本次结果替换。")
     reg = result.registration
@@ -503,6 +555,10 @@ def _print_batch_summary(result: Any, output: Path, seconds: float) -> None:
         out.print(
             f"已登记到台账（届次“{reg.session}”）：新登记 {reg.created} 件，已在台账中 {reg.existing} 件，未登记 {len(reg.problems)} 件。"
         )
+        for p in reg.problems[:5]:
+            out.print(f"  [yellow]未登记[/] 第 {p.row} 行 {p.number}：{p.reason}")
+        if len(reg.problems) > 5:
+            out.print(f"  ……另有 {len(reg.problems) - 5} 行未登记，见“问题行”工作表。")
     if output.suffix.lower() == ".csv":
         out.print("[dim]CSV 只含一览表；统计、问题行和并案请输出为 .xlsx。[/]")
     t = result.seconds
@@ -908,12 +964,12 @@ def serve(
 ) -> None:
     """启动分办服务：网页 http://127.0.0.1:8000/ ，接口 /api/v1，文档 /docs。"""
     from router.api.app import ConfigError
-    from router.api.server import run
+    from router.api.server import StartupError, run
     from router.learn.registry import RegistryError
 
     try:
         run(_settings(), host, port, workers, dev, say=_say)
-    except (ConfigError, RegistryError) as exc:
+    except (ConfigError, RegistryError, StartupError) as exc:
         raise _fail(str(exc), EXIT_INPUT if isinstance(exc, ConfigError) else EXIT_FAILURE) from exc
 
 

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "secret", "token", "test"}
+_WEAK_WORDS = ("changeme", "change-me", "change_me", "password", "passw0rd", "qwerty")
 
 
 class Settings(BaseSettings):
@@ -28,6 +29,11 @@ class Settings(BaseSettings):
     batch_max_items: int = 500
     batch_max_rows: int = 50_000
     batch_max_file_mb: int = 20
+    batch_max_columns: int = 200  # columns a sheet may use (the furthest cell's)
+    batch_max_cells: int = 5_000_000  # cells a sheet may hold, and rows x columns of its extent
+    batch_max_unpacked_mb: int = 200  # an .xlsx's worksheets and shared strings, unpacked
+    batch_parse_memory_mb: int = 1024  # address space the child reading an upload may add
+    batch_parse_seconds: float = 60.0  # time the child reading an upload may take
     due_days: int = 90  # the ledger's default when no rule applies (router.ledger.ops.decide)
     # the handling cycle: deadlines (working days by the national calendar), replies, sessions
     answer_months: int = Field(default=3, ge=1, le=24, description="答复期限：分办之日起几个月")
@@ -146,9 +152,28 @@ class Settings(BaseSettings):
             return None
         if self.api_token is None or self.api_token.strip().lower() in _PLACEHOLDER_TOKENS:
             return "未设置 ROUTER_API_TOKEN（或仍是占位值）。请设置一个足够长的随机令牌，或以本地开发模式启动（--dev）。"
-        if len(self.api_token) < 16:
-            return "ROUTER_API_TOKEN 太短，至少需要 16 个字符。"
-        return None
+        return weak_token(self.api_token)
+
+
+def weak_token(token: str) -> str | None:
+    """Why a token is too weak or cannot be sent in an HTTP header, or None when it is fine."""
+    if any(not 0x21 <= ord(c) <= 0x7E for c in token):
+        return (
+            "ROUTER_API_TOKEN 含有空格、换行、控制字符或非 ASCII 字符，HTTP 客户端无法在请求头中发送。"
+            "请只用字母、数字和 -._~+/ 等符号。"
+        )
+    if len(token) < 16:
+        return "ROUTER_API_TOKEN 太短，至少需要 16 个字符。"
+    low = token.lower()
+    if any(word in low for word in _WEAK_WORDS):
+        return "ROUTER_API_TOKEN 含有常见的占位词（如 changeme、password），容易被猜到。请换成随机生成的令牌。"
+    period = next((p for p in range(1, len(token) // 2 + 1) if token[p:] == token[:-p]), None)
+    if period is not None or len(set(token)) < 6:
+        return (
+            "ROUTER_API_TOKEN 是简单重复的字符（如 aaaa…），容易被猜到。"
+            '请换成随机生成的令牌，例如 python -c "import secrets; print(secrets.token_urlsafe(32))"。'
+        )
+    return None
 
 
 def get_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Depends, FastAPI, HTTPException
@@ -202,6 +203,14 @@ def create_app(settings: Settings, *, serving: Serving | None = None) -> FastAPI
     )
     app.state.settings = settings
     errors.install(app)
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = errors.document_errors(plain_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     docs.install(app)
     # every endpoint needs an account except healthz, readyz and the unit list (in meta)
     signed_in = [Depends(_any_account)]

@@ -36,7 +36,10 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
 def _serving(request: Request) -> Serving:
-    serving: Serving = request.app.state.router_holder.current
+    holder = request.app.state.router_holder
+    settings: Settings = request.app.state.settings
+    holder.poll(settings)  # every worker follows a reload (and a promotion), whatever their number
+    serving: Serving = holder.current
     return serving
 
 

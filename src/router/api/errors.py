@@ -6,6 +6,7 @@ Chinese, so they are translated here, once, for every route.
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -13,10 +14,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from router.ledger import ConflictError, InvalidError, LedgerError, NotFoundError
 from router.ledger.cycle import ForbiddenError
+
+RETRY_AFTER_SECONDS = 5
+DATABASE_AWAY = "台帐数据库暂时无法连接，请稍后再试；已保存的内容不受影响。"
+
+
+log = logging.getLogger("router.api")
 
 
 class Problem(BaseModel):
@@ -32,7 +40,8 @@ _PROBLEMS: dict[int, dict[str, Any]] = {
     413: {"model": Problem, "description": "内容过长"},
     422: {"model": Problem, "description": "内容不符合要求"},
     429: {"model": Problem, "description": "尝试次数过多，请稍后再试"},
-    503: {"model": Problem, "description": "未就绪"},
+    415: {"model": Problem, "description": "不支持的文件或内容类型"},
+    503: {"model": Problem, "description": "未就绪，或台帐数据库暂时无法连接（带 Retry-After）"},
 }
 
 
@@ -158,10 +167,64 @@ def validation_detail(errors: list[dict[str, Any]]) -> tuple[int, str]:
     return 422, "请求内容有误：" + "；".join(parts) + "。"
 
 
-async def _on_validation(_request: Request, exc: Exception) -> JSONResponse:
+_FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def wrong_media_type(errors: list[dict[str, Any]], content_type: str) -> str | None:
+    """The 415 message when the body failed because it came as the wrong media type."""
+    ctype = content_type.split(";", 1)[0].strip().lower()
+    shapes = ("model_attributes_type", "dict_type", "model_type")
+    for e in errors:
+        loc = tuple(e.get("loc", ()))
+        if loc == ("body",) and e.get("type") in shapes and ctype and not ctype.endswith("json"):
+            return "不支持的内容类型，请求体应为 JSON（Content-Type: application/json）。"
+        if (
+            len(loc) == 2
+            and loc[0] == "body"
+            and loc[1] == "file"
+            and e.get("type") == "missing"
+            and ctype not in _FORMS
+        ):
+            return "不支持的内容类型，请以 multipart/form-data 上传文件（字段名 file）。"
+    return None
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    status, detail = validation_detail(list(exc.errors()))
+    errors = list(exc.errors())
+    media = wrong_media_type(errors, request.headers.get("content-type", ""))
+    if media is not None:
+        return JSONResponse({"detail": media}, status_code=415)
+    status, detail = validation_detail(errors)
     return JSONResponse({"detail": detail}, status_code=status)
+
+
+def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI as the service answers: every 422 is a :class:`Problem` (FastAPI's default
+    documents its own English list of errors, which this service never sends), and every
+    operation with a request body documents 415."""
+    problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for ops in spec.get("paths", {}).values():
+        for op in ops.values():
+            responses = op.setdefault("responses", {})
+            params = op.get("parameters", [])
+            if "requestBody" not in op and all(p.get("in") == "header" for p in params):
+                responses.pop("422", None)  # nothing to validate: never sent
+            if "422" in responses:
+                responses["422"]["content"] = problem
+                if responses["422"].get("description") == "Validation Error":
+                    responses["422"]["description"] = _PROBLEMS[422]["description"]
+            if "requestBody" in op and "415" not in responses:
+                responses["415"] = {
+                    "description": _PROBLEMS[415]["description"],
+                    "content": problem,
+                }
+    schemas = spec.get("components", {}).get("schemas", {})
+    text = str(spec.get("paths"))
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if unused in schemas and f"/{unused}'" not in text:
+            del schemas[unused]
+    return spec
 
 
 async def _on_http(_request: Request, exc: Exception) -> JSONResponse:
@@ -197,7 +260,32 @@ async def _on_ledger(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+async def _on_database_away(_request: Request, exc: Exception) -> JSONResponse:
+    """The database is down or unreachable: 503 and when to try again, never a 500. The pool
+    checks connections before use (pool_pre_ping), so the service recovers on its own."""
+    log.warning("database unavailable: %s", str(exc).splitlines()[0][:200])
+    return JSONResponse(
+        {"detail": DATABASE_AWAY},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _on_database_refused(_request: Request, exc: Exception) -> JSONResponse:
+    """A value the database refuses that validation let through: the client's, so a 422."""
+    log.warning("database refused a value: %s", str(exc).splitlines()[0][:200])
+    return JSONResponse({"detail": "台帐数据库不接受提交的内容，请检查后重试。"}, status_code=422)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(LedgerError, _on_ledger)
+    for away in (
+        sa_exc.OperationalError,
+        sa_exc.InterfaceError,
+        sa_exc.DisconnectionError,
+        sa_exc.TimeoutError,
+    ):
+        app.add_exception_handler(away, _on_database_away)
+    app.add_exception_handler(sa_exc.DataError, _on_database_refused)

@@ -7,18 +7,27 @@ The ledger's schemas live in :mod:`router.ledger.schemas`; the decision itself i
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from router.core.suggestion import Decision
+from router.core.text import clean_text
+
+
+def _clean(value: Any) -> Any:
+    return clean_text(value) if isinstance(value, str) else value
+
+
+# no lone surrogates (422), no control characters: as the ledger stores text
+RouteText = Annotated[str, BeforeValidator(_clean)]
 
 
 class RouteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, description="建议标题")
-    content: str | None = Field(default=None, description="建议正文")
+    title: RouteText | None = Field(default=None, description="建议标题")
+    content: RouteText | None = Field(default=None, description="建议正文")
 
 
 class RouteResult(Decision):

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from router.api.app import ConfigError, check_settings, create_app
+from router.api.holder import Serving, load_serving
 from router.core.text import init as init_text
 from router.db import make_engine, upgrade
 from router.learn.load import ensure_model
@@ -72,6 +73,46 @@ def _check_port(host: str, port: int) -> None:
             raise ConfigError(f"无法监听 {host}:{port}（系统错误 {exc.errno}）。") from exc
 
 
+class StartupError(RuntimeError):
+    """The server cannot start (no database, a model that does not load); one Chinese sentence."""
+
+
+def check_model(settings: Settings, version: str) -> Serving:
+    """Load the serving model once before uvicorn starts, so that a broken one is one sentence
+    and exit 1 here rather than a lifespan traceback in each worker."""
+    from router.learn.registry import RegistryError
+
+    try:
+        return load_serving(settings, version)
+    except RegistryError as exc:
+        raise StartupError(f"无法加载模型 {version}，服务未启动：{exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - any failure to load is the same for the operator
+        raise StartupError(
+            f"无法加载模型 {version}，服务未启动（{type(exc).__name__}：{str(exc)[:200]}）。"
+            "请用 router models list 查看，router models promote 启用其他版本或重新训练。"
+        ) from exc
+
+
+def check_database(settings: Settings) -> None:
+    """Connect and upgrade the ledger's schema once, before the workers start."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    where = make_url(settings.db_url).render_as_string(hide_password=True)
+    try:
+        engine = make_engine(settings.db_url)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StartupError(f"台帐数据库地址 {where} 无法使用，服务未启动：{exc}") from exc
+    try:
+        upgrade(engine)
+    except (SQLAlchemyError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+        raise StartupError(
+            f"无法连接台帐数据库 {where}，服务未启动（{reason}）。请确认数据库已启动、地址和口令正确后再试。"
+        ) from exc
+    finally:
+        engine.dispose()
+
+
 def run(
     settings: Settings,
     host: str | None = None,
@@ -95,17 +136,20 @@ def run(
         )
     _check_port(host, port)
     init_text()
-    version = ensure_model(settings, say)
-    engine = make_engine(settings.db_url)
+    from router.learn.dataset import CorpusError
+
     try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
+        version = ensure_model(settings, say)
+    except CorpusError as exc:
+        raise StartupError(f"注册表中没有模型，也无法训练默认模型，服务未启动：{exc}") from exc
+    serving = check_model(settings, version)
+    check_database(settings)
     say(
         f"模型 {version}，台账 {make_url(settings.db_url).render_as_string(hide_password=True)}；网页 http://{host}:{port}/ ，接口文档 /docs；按 Ctrl+C 停止服务"
     )
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        app = create_app(settings, serving=serving)
+        uvicorn.run(app, host=host, port=port, log_level="info")
         return
     export_settings(settings)
     uvicorn.run(

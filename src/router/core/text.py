@@ -79,6 +79,28 @@ def _folder() -> tuple[re.Pattern[str], dict[str, str]]:
 _COMMON = "，。、？！：“”（）；"
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL_IN_LINE = re.compile("[\u0000-\u001f\u007f-\u009f]")
+_CONTROL_IN_TEXT = re.compile("[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]")
+
+
+def clean_text(value: str, *, multiline: bool = True, fold: bool = False) -> str:
+    """The one boundary for text that reaches the database or a reply: no lone surrogates
+    (ValueError: no database stores one and no JSON reply can carry one), no NUL or other
+    control characters (line breaks and tabs kept in ``multiline`` text), and with ``fold``
+    NFKC-folded.
+
+    Lengths are checked on what this returns, so that a text which grows under NFKC (a
+    ligature, a squared abbreviation) is measured as it will be stored. Keys (编号, 届次,
+    units) are folded; a deputy's own words are not, as NFKC would turn their full-width
+    punctuation (，。（）) into ASCII.
+    """
+    if _SURROGATE.search(value):
+        raise ValueError("含有无法识别的字符（不成对的 UTF-16 代理项），请检查后重新输入")
+    value = (_CONTROL_IN_TEXT if multiline else _CONTROL_IN_LINE).sub("", value)
+    return unicodedata.normalize("NFKC", value) if fold else value
+
+
 def normalize(text: str) -> str:
     """NFKC (full-width to half-width), one form of punctuation, no control characters."""
     pattern, replace = _folder()

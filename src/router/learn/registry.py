@@ -112,15 +112,13 @@ class Registry:
         path = self._dir(version) / METADATA
         if not path.is_file():
             raise RegistryError(f"模型 {version} 不存在或不完整。")
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return data
+        return _read_json(path, version)
 
     def metrics(self, version: str) -> dict[str, Any]:
         path = self._dir(version) / METRICS
         if not path.is_file():
             return {}
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return data
+        return _read_json(path, version)
 
     def load(self, version: str | None = None) -> LoadedModel:
         version = version or self.current()
@@ -140,7 +138,9 @@ class Registry:
         if digest != meta.get("artifact_sha256"):
             raise RegistryError(f"模型 {version} 的校验和不符，文件可能已损坏或被改动，拒绝加载。")
         have = library_versions()
-        built = meta.get("versions", {})
+        built = meta.get("versions")
+        if not isinstance(built, dict):
+            built = {}
         wrong = [
             f"{k} {built.get(k)}（当前 {have[k]}）" for k in _MUST_MATCH if built.get(k) != have[k]
         ]
@@ -148,7 +148,12 @@ class Registry:
             raise RegistryError(
                 f"模型 {version} 由不同版本的库训练：{'；'.join(wrong)}。请用当前环境重新训练（router train）。"
             )
-        config = ModelConfig.from_dict(meta["config"])
+        try:
+            config = ModelConfig.from_dict(meta["config"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RegistryError(
+                f"模型 {version} 的 {METADATA} 缺少或写错了模型配置（config），拒绝加载。"
+            ) from exc
         try:
             scorer = Scorer.load(raw)  # the very bytes whose checksum was verified
         except ScorerError as exc:
@@ -222,11 +227,17 @@ class Registry:
         path = self.root / "history.jsonl"
         if not path.is_file():
             return []
-        return [
-            json.loads(line)
-            for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()
-        ]
+        try:
+            entries = [
+                json.loads(line)
+                for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip()
+            ]
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RegistryError(f"模型启用记录 {path} 已损坏，无法读取：{exc}") from exc
+        if not all(isinstance(e, dict) and "version" in e for e in entries):
+            raise RegistryError(f"模型启用记录 {path} 已损坏：有的行不是启用记录。")
+        return entries
 
     def chain(self) -> list[dict[str, Any]]:
         """The promotion chain that leads to the serving version, oldest first.
@@ -302,6 +313,20 @@ def default_actor() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "未知用户"
+
+
+def _read_json(path: Path, version: str) -> dict[str, Any]:
+    """A version's JSON record, or a RegistryError saying it is damaged."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RegistryError(
+            f"模型 {version} 的 {path.name} 已损坏，无法读取（{type(exc).__name__}），拒绝使用。"
+            "请重新训练，或启用其他版本。"
+        ) from exc
+    if not isinstance(data, dict):
+        raise RegistryError(f"模型 {version} 的 {path.name} 已损坏（不是 JSON 对象），拒绝使用。")
+    return data
 
 
 def _write_json(path: Path, data: Any) -> None:

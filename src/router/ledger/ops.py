@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from router.core.suggestion import Decision
-from router.core.text import prepare
+from router.core.text import clean_text, normalize, prepare
 from router.labels import load_labels
 from router.ledger.assign import sync_assignments
 from router.ledger.models import OPEN_STATUSES, Proposal, ProposalEvent
@@ -391,31 +391,45 @@ def overdue_clause(today: date) -> Any:
     return and_(Proposal.status.in_(OPEN_STATUSES), Proposal.due_on < today)
 
 
+def query_text(value: str | None, what: str) -> str:
+    """A filter's text as the stored values are: cleaned, NFKC, spaces folded."""
+    if not value:
+        return ""
+    try:
+        return normalize(clean_text(value, multiline=False, fold=True))
+    except ValueError as exc:
+        raise InvalidError(f"{what}{exc}。") from exc
+
+
 def _filtered(flt: ProposalFilter, today: date) -> Select[Proposal]:
     stmt = select(Proposal)
-    if flt.session:
-        stmt = stmt.where(Proposal.session == flt.session)
+    session = query_text(flt.session, "届次")
+    q = query_text(flt.q, "查询文字")
+    if session:
+        stmt = stmt.where(Proposal.session == session)
     if flt.status:
         stmt = stmt.where(Proposal.status == flt.status)
-    if flt.unit:
+    wanted = query_text(flt.unit, "承办单位")
+    if wanted:
         labels = load_labels()
-        if flt.unit == labels.outside:
+        try:
+            unit = labels.canonical(wanted)
+        except ValueError as exc:
+            raise InvalidError(f"未知的承办单位：{wanted}") from exc
+        if unit == labels.outside:
             stmt = stmt.where(Proposal.lead_unit.is_(None), Proposal.decided_at.is_not(None))
         else:
-            unit = labels.aliases.get(flt.unit, flt.unit)
-            if unit not in labels.unit_labels:
-                raise InvalidError(f"未知的承办单位：{flt.unit}")
             stmt = stmt.where(Proposal.lead_unit == unit)
     if flt.overdue is not None:
         clause = overdue_clause(today)
         stmt = stmt.where(clause if flt.overdue else ~clause)
-    if flt.q:
+    if q:
         stmt = stmt.where(
             or_(
-                Proposal.number.contains(flt.q, autoescape=True),
-                Proposal.title.contains(flt.q, autoescape=True),
-                Proposal.content.contains(flt.q, autoescape=True),
-                Proposal.deputy_name.contains(flt.q, autoescape=True),
+                Proposal.number.contains(q, autoescape=True),
+                Proposal.title.contains(q, autoescape=True),
+                Proposal.content.contains(q, autoescape=True),
+                Proposal.deputy_name.contains(q, autoescape=True),
             )
         )
     return stmt

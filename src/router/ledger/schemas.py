@@ -6,13 +6,41 @@ Validation messages are Chinese: the API shows them to the dispatcher as they ar
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from router.core.suggestion import Decision
-from router.core.text import normalize
-from router.labels import load_labels
+from router.core.text import clean_text, normalize
+from router.labels import LabelSet, load_labels
+
+INT_MAX = 2**31 - 1  # the ledger's integer columns (PostgreSQL integer) hold no more
+
+
+def _key(value: Any) -> Any:
+    return clean_text(value, multiline=False, fold=True) if isinstance(value, str) else value
+
+
+def _line(value: Any) -> Any:
+    return clean_text(value, multiline=False) if isinstance(value, str) else value
+
+
+def _text(value: Any) -> Any:
+    return clean_text(value) if isinstance(value, str) else value
+
+
+# Strings cleaned (no surrogates, no control characters; keys NFKC-folded) before their
+# length is checked: what is measured is what is stored.
+Key = Annotated[str, BeforeValidator(_key)]
+Line = Annotated[str, BeforeValidator(_line)]
+Text = Annotated[str, BeforeValidator(_text)]
 
 Kind = Literal["建议", "提案"]
 Status = Literal["待分办", "已分办", "办理中", "已答复", "已退办"]
@@ -49,13 +77,13 @@ class _In(BaseModel):
 class ProposalCreate(_In):
     """A proposal as it arrives: the ledger's 编号, 届次 and the deputy's text."""
 
-    number: str = Field(min_length=1, max_length=64, description="编号，同一届次内唯一")
-    session: str = Field(min_length=1, max_length=64, description="届次，如“十七届三次”")
+    number: Key = Field(min_length=1, max_length=64, description="编号，同一届次内唯一")
+    session: Key = Field(min_length=1, max_length=64, description="届次，如“十七届三次”")
     kind: Kind = Field(default="建议", description="建议（人大代表）或提案（政协委员）")
-    deputy_name: str = Field(default="", max_length=100, description="代表/委员姓名")
-    deputy_unit: str = Field(default="", max_length=200, description="代表/委员工作单位")
-    title: str = Field(default="", max_length=500)
-    content: str = Field(default="", description="正文；与标题合计不超过服务的字数上限")
+    deputy_name: Line = Field(default="", max_length=100, description="代表/委员姓名")
+    deputy_unit: Line = Field(default="", max_length=200, description="代表/委员工作单位")
+    title: Text = Field(default="", max_length=500)
+    content: Text = Field(default="", description="正文；与标题合计不超过服务的字数上限")
     received_on: date | None = Field(default=None, description="收到日期")
 
     @field_validator("number", "session")
@@ -65,32 +93,40 @@ class ProposalCreate(_In):
         folded = normalize(value)
         if not folded:
             raise ValueError("不能为空")
+        if len(folded) > 64:
+            raise ValueError("过长（上限 64 字）")
         return folded
 
 
 class _Versioned(_In):
     expected_version: int = Field(
-        ge=1, description="客户端看到的版本号；与当前版本不同则返回 409，防止覆盖他人的修改"
+        ge=1,
+        le=INT_MAX,
+        description="客户端看到的版本号；与当前版本不同则返回 409，防止覆盖他人的修改",
     )
 
 
 class DecisionCreate(_Versioned):
     """The dispatcher's decision: a lead unit (with co-handling units), or a referral out."""
 
-    lead_unit: str | None = Field(
-        default=None, description="主办单位；为空表示整件转出（非公安职责）"
+    lead_unit: Key | None = Field(
+        default=None,
+        max_length=64,
+        description="主办单位（标签、全称或别名，如“交警支队”）；为空表示整件转出（非公安职责）",
     )
-    co_units: list[str] = Field(default_factory=list, max_length=6, description="会办单位")
-    referral_departments: list[str] = Field(
+    co_units: list[Annotated[Key, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=6, description="会办单位"
+    )
+    referral_departments: list[Annotated[Key, Field(max_length=64)]] = Field(
         default_factory=list, max_length=20, description="转出或部分转出的责任部门"
     )
-    referral_reason: str | None = Field(
+    referral_reason: Text | None = Field(
         default=None, max_length=2000, description="转出理由，整件转出时必填"
     )
     reason_code: ReasonCode | None = Field(
         default=None, description="与模型建议不同或重新分办时必填"
     )
-    note: str | None = Field(default=None, max_length=2000)
+    note: Text | None = Field(default=None, max_length=2000)
     due_on: date | None = Field(
         default=None, description="办理期限；默认分办之日起三个月（可配置）"
     )
@@ -98,10 +134,9 @@ class DecisionCreate(_Versioned):
     @model_validator(mode="after")
     def _check(self) -> DecisionCreate:
         labels = load_labels()
-        units = labels.unit_labels
         if self.lead_unit is not None:
-            self.lead_unit = _unit(self.lead_unit, units, labels.aliases) or None
-        co = [_unit(u, units, labels.aliases) for u in self.co_units]
+            self.lead_unit = _unit(self.lead_unit, labels) or None
+        co = [_unit(u, labels) for u in self.co_units]
         self.co_units = [
             u for i, u in enumerate(co) if u and u != self.lead_unit and u not in co[:i]
         ]
@@ -121,23 +156,30 @@ class DecisionCreate(_Versioned):
         return self
 
 
-def _unit(value: str, units: tuple[str, ...], aliases: dict[str, str]) -> str:
+def _unit(value: str, labels: LabelSet) -> str:
+    """A unit's label from its label, full name (交警支队) or an alias; '' stays ''."""
     value = value.strip()
-    label = aliases.get(value, value)
-    if label not in units:
-        raise ValueError(f"未知的承办单位：{value}（可选：{'、'.join(units)}）")
+    if not value:
+        return ""
+    try:
+        label = labels.canonical(value)
+    except ValueError:
+        label = value
+    if label not in labels.unit_labels:
+        units = labels.unit_labels
+        raise ValueError(f"未知的承办单位：{value}（可选：{'、'.join(units)}，或其全称）")
     return label
 
 
 class StatusChange(_Versioned):
     status: Status = Field(description="办理中或已答复；分办和转出由分办决定设置")
     replied_on: date | None = Field(default=None, description="答复日期，默认今天")
-    note: str | None = Field(default=None, max_length=2000)
+    note: Text | None = Field(default=None, max_length=2000)
 
 
 class EvaluationCreate(_Versioned):
     evaluation: Evaluation = Field(description="代表对答复的评价")
-    note: str | None = Field(default=None, max_length=2000)
+    note: Text | None = Field(default=None, max_length=2000)
 
 
 # -- output -------------------------------------------------------------------------------

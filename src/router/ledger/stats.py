@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from router.labels import load_labels
 from router.ledger.models import EVALUATIONS, KINDS, OPEN_STATUSES, STATUSES, Proposal
+from router.ledger.ops import query_text
 from router.ledger.schemas import OverdueItem, Stats, UnitStats
 
 _SATISFIED = ("满意", "基本满意")
@@ -44,6 +45,7 @@ def ledger_stats(
         Proposal.decided_at,
         Proposal.follows_suggestion,
     )
+    session = query_text(session, "届次") or None
     if session:
         stmt = stmt.where(Proposal.session == session)
     rows = db.execute(stmt).all()

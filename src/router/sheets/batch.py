@@ -52,7 +52,8 @@ import pandas as pd
 from router.core.routing import Router, route_many
 from router.core.suggestion import Decision, InputError
 from router.sheets.columns import Columns, find_columns
-from router.sheets.read import Table, read_table, read_table_bytes
+from router.sheets.guard import Limits, read_isolated
+from router.sheets.read import Table, read_file_bytes, read_table, read_table_bytes
 
 if TYPE_CHECKING:
     from router.settings import Settings
@@ -84,6 +85,7 @@ class BatchOptions:
     max_bytes: int | None = None
     max_rows: int | None = None
     timezone: str = "Asia/Shanghai"  # the bureau's, for the times the workbook shows
+    limits: Limits | None = None  # set: read the file bounded, in a child process (guard.py)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> BatchOptions:
@@ -93,6 +95,7 @@ class BatchOptions:
             "max_bytes": settings.batch_max_file_mb * 1024 * 1024,
             "max_rows": settings.batch_max_rows,
             "timezone": settings.timezone,
+            "limits": Limits.from_settings(settings),
         }
         base.update(overrides)
         return cls(**base)
@@ -208,7 +211,21 @@ def load_input(
 ) -> tuple[Table, Columns]:
     """Read the file and find its columns; raises TableError or ColumnError (Chinese)."""
     extra = [v for v in options.overrides.values() if v]
-    if isinstance(source, tuple):
+    if options.limits is not None:
+        if isinstance(source, tuple):
+            data, name = source
+        else:
+            data, name = read_file_bytes(source, options.max_bytes), Path(source).name
+        table = read_isolated(
+            data,
+            name,
+            options.limits,
+            sheet=options.sheet,
+            max_bytes=options.max_bytes,
+            max_rows=options.max_rows,
+            extra_headers=extra,
+        )
+    elif isinstance(source, tuple):
         data, name = source
         table = read_table_bytes(
             data,

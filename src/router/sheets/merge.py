@@ -22,6 +22,10 @@ from scipy.sparse.csgraph import connected_components
 from router.core.parallel import can_fork, paused, run_forked
 
 PARALLEL_MIN_ROWS = 2000  # below this a second process costs more than it saves
+# 并案's exact search, bounded: beyond this many candidate products (a ledger of thousands of
+# rows all alike), the bounded neighbour search instead; see bench/upload_limits.py
+MIN_BUDGET = 2_000_000
+PAIRS_PER_ROW = 200
 _TOLERANCE = 1e-6  # a pair at threshold - 1e-6 still counts, as float32 rounding may put it there
 _SLACK = 1e-4  # bounds are checked this much below the cut, far above any rounding error
 
@@ -108,7 +112,12 @@ def cosine_pairs(
 
 
 def cosine_pair_arrays(
-    rows: sparse.spmatrix, threshold: float, *, block: int = 1000, processes: int = 1
+    rows: sparse.spmatrix,
+    threshold: float,
+    *,
+    block: int = 1000,
+    processes: int = 1,
+    budget: int | None = None,
 ) -> Pairs:
     """Pairs (i < j) whose dot product (the cosine of L2-normalised rows) is ``threshold`` or
     more (less 1e-6), as arrays sorted by (i, j), with the values capped at 1.
@@ -119,6 +128,11 @@ def cosine_pair_arrays(
     over R (cheap: those columns are short), or |x_F| |y_F| >= t alone, which the norms
     list without any product (``d`` is raised until such pairs are few). Each candidate
     then gets its exact dot product. ``block`` rows at a time keep the memory bounded.
+
+    ``budget`` bounds the work: when the product over R yields more candidates than that
+    (thousands of rows all alike, whose pairs grow with the square of their number),
+    the search falls back to :func:`_bounded_pairs`, which finds each row's pairs among a
+    few neighbours only, in time linear in the rows.
     """
     n = rows.shape[0]
     if n < 2 or rows.shape[1] == 0:
@@ -135,17 +149,21 @@ def cosine_pair_arrays(
     owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(x.indptr))
     frequent, norms = _frequent_columns(x, owner, loose)
     rare = _entries(x, ~frequent, owner)
-    if processes > 1 and n >= PARALLEL_MIN_ROWS and len(tiles) > 1 and can_fork():
-        wait = run_forked(lambda: _product_pairs(rare, tiles[0::2], block, norms, loose))
-        try:
-            mine = _product_pairs(rare, tiles[1::2], block, norms, loose)
-        finally:
-            theirs = wait()
-        if theirs is None:
-            theirs = _product_pairs(rare, tiles[0::2], block, norms, loose)
-        ri, rj, rv = (np.concatenate(p) for p in zip(mine, theirs, strict=True))
-    else:
-        ri, rj, rv = _product_pairs(rare, tiles, block, norms, loose)
+    try:
+        if processes > 1 and n >= PARALLEL_MIN_ROWS and len(tiles) > 1 and can_fork():
+            half = None if budget is None else budget // 2
+            wait = run_forked(lambda: _product_pairs(rare, tiles[0::2], block, norms, loose, half))
+            try:
+                mine = _product_pairs(rare, tiles[1::2], block, norms, loose, half)
+            finally:
+                theirs = wait()
+            if theirs is None:  # the child failed, or found too many: redo it here to know
+                theirs = _product_pairs(rare, tiles[0::2], block, norms, loose, half)
+            ri, rj, rv = (np.concatenate(p) for p in zip(mine, theirs, strict=True))
+        else:
+            ri, rj, rv = _product_pairs(rare, tiles, block, norms, loose, budget)
+    except _TooMany:
+        return _bounded_pairs(x, cut)
     zi, zj = _pairs_by_norms(norms, loose)
     alone = ~np.isin(zi * n + zj, ri * n + rj)  # no rare column in common: r = 0
     ci = np.concatenate([ri, zi[alone]])
@@ -154,6 +172,48 @@ def cosine_pair_arrays(
     near += _row_dots(_entries(x, frequent, owner).astype(np.float64), ci, cj)
     keep = near >= loose  # r was summed in float32; the exact value decides
     return _exact(x, ci[keep], cj[keep], cut)
+
+
+class _TooMany(Exception):
+    """The exact search found more candidates than its budget."""
+
+
+BOUNDED_WORDS = 6  # a row's most particular words that look for its neighbours
+BOUNDED_WINDOW = 6  # the earlier rows sharing such a word that are compared with it
+
+
+def _bounded_pairs(x: sparse.csr_matrix, cut: float) -> Pairs:
+    """Pairs reaching ``cut`` among bounded candidates: each row is compared with the
+    ``BOUNDED_WINDOW`` rows before it that share one of its ``BOUNDED_WORDS`` heaviest words.
+
+    At most n x 36 exact dot products, whatever the rows: many rows alike still end in one
+    group (each is linked to its neighbours), a copy is still marked, though maybe as a copy
+    of a nearer row than the earliest; a pair of rows far apart among thousands sharing the
+    same words may be missed. Used only when the exact search would cost too much.
+    """
+    n = x.shape[0]
+    lengths = np.diff(x.indptr)
+    owner = np.repeat(np.arange(n, dtype=np.int64), lengths)
+    # rank each entry within its row by weight, heaviest first; keep the first few
+    order = np.lexsort((-x.data, owner))
+    rank = np.arange(order.size) - np.repeat(x.indptr[:-1], lengths)
+    keep = order[rank < BOUNDED_WORDS]
+    rows_, cols = owner[keep], x.indices[keep].astype(np.int64)
+    by_col = np.lexsort((rows_, cols))
+    rows_, cols = rows_[by_col], cols[by_col]
+    found_i: list[NDArray[np.int64]] = []
+    found_j: list[NDArray[np.int64]] = []
+    for back in range(1, BOUNDED_WINDOW + 1):
+        same = cols[back:] == cols[:-back]
+        found_i.append(rows_[:-back][same])
+        found_j.append(rows_[back:][same])
+    if not found_i:
+        return _no_pairs()
+    i = np.concatenate(found_i)
+    j = np.concatenate(found_j)
+    key = np.unique(np.minimum(i, j) * n + np.maximum(i, j))
+    key = key[key // n != key % n]
+    return _exact(x, key // n, key % n, cut)
 
 
 def _no_pairs() -> Pairs:
@@ -229,10 +289,11 @@ def _product_pairs(
     block: int,
     norms: NDArray[np.float64],
     bound: float,
+    budget: int | None = None,
 ) -> Pairs:
     """Entries (i < j) of x x^T in the given tiles (first row, first column; ``block`` square)
     that might reach ``bound`` once the other columns add at most norms[i] * norms[j]
-    (x non-negative).
+    (x non-negative). More than ``budget`` of them raise :class:`_TooMany`.
 
     Most entries are small: one comparison with a bound per row drops them before the
     exact test on the few left.
@@ -242,6 +303,7 @@ def _product_pairs(
     floor = bound - norms * top
     columns: dict[int, sparse.csr_matrix] = {}
     found: list[Pairs] = []
+    total = 0
     for row, col in tiles:
         if col not in columns:
             columns[col] = sparse.csr_matrix(x[col : col + block].T)
@@ -253,6 +315,9 @@ def _product_pairs(
         value = prod.data[hit].astype(np.float64)
         keep = (j > i) & (value + norms[i] * norms[j] >= bound)
         found.append((i[keep], j[keep], value[keep]))
+        total += int(keep.sum())
+        if budget is not None and total > budget:
+            raise _TooMany
     if not found:
         return _no_pairs()
     i_all, j_all, v_all = (np.concatenate(p) for p in zip(*found, strict=True))
@@ -462,7 +527,10 @@ def group_similar(
         texts, words=True, processes=processes, tokens=tokens, place_repeat=place_repeat
     )
     step(1, 3)
-    i, j, sim = cosine_pair_arrays(rows, min(related, duplicate), processes=processes)
+    budget = max(MIN_BUDGET, PAIRS_PER_ROW * n)
+    i, j, sim = cosine_pair_arrays(
+        rows, min(related, duplicate), processes=processes, budget=budget
+    )
     step(2, 3)
     if i.size == 0:
         step(3, 3)

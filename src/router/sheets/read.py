@@ -21,7 +21,7 @@ import io
 import re
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -31,7 +31,14 @@ import pandas as pd
 from router.files import os_reason
 from router.sheets.columns import column_letter, header_key, header_score, role_of
 
-__all__ = ["EXTENSIONS", "Table", "TableError", "read_table", "read_table_bytes"]
+__all__ = [
+    "EXTENSIONS",
+    "Table",
+    "TableError",
+    "read_file_bytes",
+    "read_table",
+    "read_table_bytes",
+]
 
 EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".csv")
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -68,6 +75,17 @@ class Table:
     # Rows after the data such as "合计 330 件" or "注：……": kept for the output, never routed
     # or counted. Each is (row number, cells in the frame's column order).
     footer: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    # other sheets whose top looks like a ledger's header: not read, the clerk is told
+    other_sheets: tuple[str, ...] = ()
+
+    def other_sheets_note(self) -> str:
+        if not self.other_sheets:
+            return ""
+        names = "、".join(f"“{n}”" for n in self.other_sheets)
+        return (
+            f"工作簿中还有 {len(self.other_sheets)} 个像台账的工作表未处理：{names}。"
+            f"本次只处理了“{self.sheet}”；请用 --sheet（网页上另存为单独的文件）逐个处理。"
+        )
 
     @property
     def rows(self) -> list[int]:
@@ -90,17 +108,7 @@ def read_table(
 ) -> Table:
     """Read a ledger file; see :func:`read_table_bytes`. The size is checked before reading."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise TableError(f"找不到或无法访问文件 {path}：{os_reason(exc)}", 400) from exc
-    if not path.is_file():
-        raise TableError(f"{path} 不是文件。", 400)
-    _check_size(size, max_bytes, path.name)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise TableError(f"无法读取文件 {path}：{os_reason(exc)}", 400) from exc
+    data = read_file_bytes(path, max_bytes)
     return read_table_bytes(
         data,
         path.name,
@@ -111,6 +119,22 @@ def read_table(
     )
 
 
+def read_file_bytes(path: Path | str, max_bytes: int | None = None) -> bytes:
+    """A file's bytes, its size checked before it is read."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise TableError(f"找不到或无法访问文件 {path}：{os_reason(exc)}", 400) from exc
+    if not path.is_file():
+        raise TableError(f"{path} 不是文件。", 400)
+    _check_size(size, max_bytes, path.name)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise TableError(f"无法读取文件 {path}：{os_reason(exc)}", 400) from exc
+
+
 def read_table_bytes(
     data: bytes,
     name: str,
@@ -119,6 +143,7 @@ def read_table_bytes(
     max_bytes: int | None = None,
     max_rows: int | None = None,
     extra_headers: Iterable[str] = (),
+    max_columns: int | None = None,
 ) -> Table:
     """Read a ledger from its bytes; ``name`` is the file name the clerk gave it.
 
@@ -134,7 +159,7 @@ def read_table_bytes(
         )
     if not data:
         raise TableError(f"{name} 是空文件（0 字节）。")
-    extra = tuple(extra_headers)
+    extra = (tuple(extra_headers), max_columns)
     if data.startswith(_OLE):
         _refuse_encrypted(data, name)
         return _read_excel(data, name, "xls", sheet, max_rows, extra)
@@ -147,7 +172,7 @@ def read_table_bytes(
             "请在 Excel 中打开后另存为 .xlsx 再试。"
         )
     text, encoding = _decode_csv(data, name)
-    rows = _parse_csv(text, name)
+    rows = _parse_csv(text, name, max_rows)
     return _build(rows, [], name, "csv", None, max_rows, extra, {}, encoding)
 
 
@@ -204,9 +229,11 @@ def _read_excel(
     kind: str,
     sheet: str | None,
     max_rows: int | None,
-    extra: tuple[str, ...],
+    bounds: tuple[tuple[str, ...], int | None],
 ) -> Table:
     import python_calamine as pc
+
+    extra = bounds[0]
 
     try:
         wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -226,16 +253,19 @@ def _read_excel(
             visible = [m.name for m in metas if m.visible == pc.SheetVisibleEnum.Visible]
             names = visible or [m.name for m in metas]
         best: tuple[int, int, str] | None = None
+        scores: dict[str, int] = {}
         for pos, sheet_name in enumerate(names):
             head = _load_rows(wb, sheet_name, name, nrows=_HEADER_SCAN)
             if not any(_filled(r) for r in head):
                 continue
             score = max((header_score(_cells(r), extra) for r in head), default=0)
+            scores[sheet_name] = score
             if best is None or score > best[0]:
                 best = (score, pos, sheet_name)
         if best is None:
             raise TableError(f"{name} 是空的：工作表中没有任何内容。")
         chosen = best[2]
+        others = tuple(n for n, sc in scores.items() if n != chosen and sc > 0)
         rows = _load_rows(wb, chosen, name)
         merges = wb.get_sheet_by_name(chosen).merged_cell_ranges or []
     shown: dict[tuple[int, int], str] = {}
@@ -246,7 +276,8 @@ def _read_excel(
                 rows[r] = [*rows[r], *[None] * (c + 1 - len(rows[r]))]
             if _text(rows[r][c]).strip() == "":
                 rows[r][c] = text
-    return _build(rows, merges, name, kind, chosen, max_rows, extra, flags, None)
+    table = _build(rows, merges, name, kind, chosen, max_rows, bounds, flags, None)
+    return replace(table, other_sheets=others) if others else table
 
 
 def _load_rows(wb: Any, sheet_name: str, name: str, nrows: int | None = None) -> list[list[_Cell]]:
@@ -345,7 +376,7 @@ def _col_index(letters: str) -> int:
 
 # -- CSV ----------------------------------------------------------------------------------
 def _decode_csv(data: bytes, name: str) -> tuple[str, str]:
-    """UTF-8 (with or without BOM) or GBK; anything else is refused rather than garbled."""
+    """UTF-8 (with or without BOM), GBK or GB18030; anything else is refused rather than garbled."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise TableError(
             f"{name} 是 UTF-16 编码（Excel 的“Unicode 文本”），不支持。请在 Excel 中另存为“CSV UTF-8（逗号分隔）”。",
@@ -367,11 +398,18 @@ def _decode_csv(data: bytes, name: str) -> tuple[str, str]:
         pass
     try:
         text = data.decode("gbk")
-    except UnicodeDecodeError as exc:
-        raise _unknown_encoding(data, name) from exc
+        encoding = "GBK"
+    except UnicodeDecodeError:
+        # GB18030 is GBK plus four-byte sequences for every other character: the rare name
+        # characters (王𬌗) a GBK file saved by a newer Excel or WPS carries
+        try:
+            text = data.decode("gb18030")
+            encoding = "GB18030"
+        except UnicodeDecodeError as exc:
+            raise _unknown_encoding(data, name) from exc
     if not _plausible_gbk(text):
         raise _unknown_encoding(data, name)
-    return text, "GBK"
+    return text, encoding
 
 
 def _plausible_gbk(text: str) -> bool:
@@ -400,19 +438,33 @@ def _unknown_encoding(data: bytes, name: str) -> TableError:
     except Exception:  # noqa: BLE001 - the guess only decorates the message
         guess = ""
     return TableError(
-        f"无法识别 {name} 的文字编码{guess}。支持 UTF-8、带 BOM 的 UTF-8 和 GBK：请在 Excel 中另存为“CSV UTF-8（逗号分隔）”或 .xlsx 再试。",
+        f"无法识别 {name} 的文字编码{guess}。支持 UTF-8、带 BOM 的 UTF-8 和 GBK（GB18030）：请在 Excel 中另存为“CSV UTF-8（逗号分隔）”或 .xlsx 再试。",
         415,
     )
 
 
-def _parse_csv(text: str, name: str) -> list[list[_Cell]]:
+def _parse_csv(text: str, name: str, max_rows: int | None = None) -> list[list[_Cell]]:
     sample = text[:20_000]
     try:
         dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;")
     except csv.Error:
         dialect = csv.excel
+    # rows beyond the data limit (and the header scan) are refused as they are read, not
+    # after a huge file has been materialised
+    bound = None if max_rows is None else max_rows + _HEADER_SCAN
+    rows: list[list[_Cell]] = []
+    filled = 0
     try:
-        return [list(r) for r in csv.reader(io.StringIO(text, newline=""), dialect)]
+        for r in csv.reader(io.StringIO(text, newline=""), dialect):
+            if any(c.strip() for c in r):
+                filled += 1
+                if bound is not None and filled > bound:
+                    raise TableError(
+                        f"{name} 的数据超过 {max_rows} 行的上限。请按年度或届次拆分后分别处理。",
+                        413,
+                    )
+            rows.append(r)
+        return rows
     except csv.Error as exc:
         raise TableError(
             f"{name} 的 CSV 格式有误：{exc}。请在 Excel 中打开后另存为 .xlsx 再试。"
@@ -515,11 +567,16 @@ def _build(
     kind: str,
     sheet: str | None,
     max_rows: int | None,
-    extra: tuple[str, ...],
+    bounds: tuple[tuple[str, ...], int | None],
     flags: dict[tuple[int, int], str],
     encoding: str | None,
 ) -> Table:
+    extra, max_columns = bounds
     width = max((len(r) for r in raw), default=0)
+    if max_columns is not None and width > max_columns:
+        raise TableError(
+            f"{name} 有 {width} 列，超过 {max_columns} 列的上限。请只保留台帐的列后再处理。", 413
+        )
     grid = [[_text(v) for v in r] + [""] * (width - len(r)) for r in raw]
     if not any(any(c.strip() for c in r) for r in grid):
         raise TableError(f"{name} 是空的：没有任何内容。")

@@ -132,6 +132,8 @@ def _validation_reason(exc: Any) -> str:
             parts.append(f"{name}为空")
         elif kind == "string_too_long":
             parts.append(f"{name}超过 {ctx.get('max_length')} 字")
+        elif kind == "value_error" and ctx.get("error"):
+            parts.append(f"{name}{ctx['error']}")
         else:
             parts.append(f"{name}格式不正确")
     return "；".join(parts) or "内容不符合台账要求"

@@ -89,6 +89,7 @@ def _write_csv(result: BatchResult, target: Path | IO[bytes]) -> None:
     if result.table.footer:  # kept as the input had them, after the data
         frame = pd.concat([frame, _footer_frame(result)], ignore_index=True)
     frame = frame.map(lambda v: safe_text(v) if isinstance(v, str) else v)
+    frame.columns = [safe_text(str(c)) for c in frame.columns]  # a header is a cell too
     data = frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
     if isinstance(target, Path | str):
         Path(target).write_bytes(data)
@@ -264,6 +265,8 @@ def _sheet_stats(wb: Any, fmt: _Formats, result: BatchResult) -> None:
         ("模型版本", result.model_version),
         ("生成时间", _now(result.timezone)),
     ]
+    if result.table.other_sheets:
+        overview.append(("未处理的工作表", result.table.other_sheets_note()))
     if result.registration is not None:
         reg = result.registration
         overview += [
@@ -373,10 +376,15 @@ def _sheet_problems(wb: Any, fmt: _Formats, result: BatchResult) -> None:
         _put(ws, r, 3, p.title, fmt)
         ws.write_string(r, 4, p.stage)
         _put(ws, r, 5, p.reason, fmt)
-    if not problems:
+    r = len(problems) + 1
+    for sheet in result.table.other_sheets:
+        ws.write_string(r, 4, "读取")
+        _put(ws, r, 5, f"工作表“{sheet}”未处理（本次只处理了“{result.table.sheet}”）", fmt)
+        r += 1
+    if r == 1:
         ws.write_string(1, 0, "没有问题行：每一行都已给出分办建议。")
     ws.write_string(
-        len(problems) + 2 if problems else 3,
+        r + 1 if r > 1 else 3,
         0,
         "说明：“行号”是本结果“一览表”中的行，“原表行号”是上传文件中的行（原因中的单元格地址也按原表）。",
     )

@@ -116,6 +116,11 @@
       const h = (name) => res.headers.get(name) || "0";
       let text = `共 ${h("X-Batch-Rows")} 行：已给出建议 ${h("X-Batch-Routed")} 行（可批量确认 ${h("X-Batch-Confirmable")}，需人工复核 ${h("X-Batch-Review")}），问题行 ${h("X-Batch-Problems")}，并案 ${h("X-Batch-Groups")} 组。`;
       if (register) text += ` 新登记 ${h("X-Batch-Registered")} 件，已在台账 ${h("X-Batch-Existing")} 件。`;
+      const others = res.headers.get("X-Batch-Other-Sheets");
+      if (others) {
+        const names = others.split(",").map((n) => `“${decodeURIComponent(n)}”`).join("、");
+        text += ` 注意：工作簿中还有像台账的工作表未处理：${names}，请另存为单独的文件后再上传。`;
+      }
       say(text, "ok");
       document.dispatchEvent(new CustomEvent("router:batch", {
         detail: { register, session, confirmable: Number(h("X-Batch-Confirmable")) },

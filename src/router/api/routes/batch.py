@@ -93,6 +93,8 @@ def _workbook(result: BatchResult) -> Response:
         "X-Batch-Groups": str(s["groups"]),
         "X-Model-Version": result.model_version,
     }
+    if result.table.other_sheets:  # sheets not read: the page tells the clerk
+        headers["X-Batch-Other-Sheets"] = ",".join(quote(n) for n in result.table.other_sheets)
     if result.registration is not None:
         headers["X-Batch-Registered"] = str(result.registration.created)
         headers["X-Batch-Existing"] = str(result.registration.existing)
@@ -137,14 +139,21 @@ def batch_register(
     content_col: ColumnForm = None,
 ) -> Response:
     """上传整份台账，分办并登记每一行（一个事务；同一届次同一编号不重复登记），返回结果工作簿。"""
+    from router.core.text import clean_text, normalize
     from router.sheets.read import TableError
     from router.sheets.register import register_rows
 
+    try:
+        session = normalize(clean_text(session, multiline=False, fold=True))
+    except ValueError as exc:
+        raise HTTPException(422, f"届次{exc}。") from exc
+    if not session or len(session) > 64:
+        raise HTTPException(422, "届次不能为空，且不超过 64 字。")
     overrides = {"number": number_col, "title": title_col, "content": content_col}
     result = _route_upload(file, settings, serving, overrides, keep=True)
     for attempt in (1, 2):
         try:
-            register_rows(db, result, session.strip(), actor=who)
+            register_rows(db, result, session, actor=who)
             response = _workbook(result)
             db.commit()
             return response

@@ -26,13 +26,12 @@ from router.ledger.desk import (
     undo_decision,
 )
 from router.ledger.export import write_ledger
-from router.ledger.schemas import Evaluation, Status
+from router.ledger.schemas import INT_MAX, Evaluation, Status
 
 router = APIRouter(tags=["台账"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_LIMIT = 100_000
-MAX_ID = 2**63 - 1  # what a database integer holds: a larger number is a 422, not a 500
-ProposalId = Annotated[int, Path(ge=1, le=MAX_ID, description="序号")]
+ProposalId = Annotated[int, Path(ge=1, le=INT_MAX, description="序号")]
 
 
 class _In(BaseModel):
@@ -54,7 +53,7 @@ class DeskConfig(BaseModel):
 
 class BulkRequest(_In):
     session: str | None = Field(default=None, max_length=64, description="届次")
-    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+    ids: list[Annotated[int, Field(ge=1, le=INT_MAX)]] | None = Field(
         default=None, min_length=1, max_length=50_000, description="只确认这些序号中可批量确认的"
     )
 
@@ -80,7 +79,7 @@ class PrecedentQuery(_In):
     content: str = Field(default="", max_length=100_000)
     session: str | None = Field(default=None, max_length=64, description="本件届次：用于找并案")
     exclude_id: int | None = Field(
-        default=None, ge=1, le=MAX_ID, description="本件序号（不与自身比较）"
+        default=None, ge=1, le=INT_MAX, description="本件序号（不与自身比较）"
     )
 
 

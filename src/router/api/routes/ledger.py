@@ -25,13 +25,13 @@ from router.ledger import (
     Stats,
     StatusChange,
 )
-from router.ledger.schemas import Status
+from router.ledger.schemas import INT_MAX, Status
 from router.ledger.workdays import add_months
 
 router = APIRouter(tags=["台账"])
-MAX_ID = 2**63 - 1  # what a database integer holds: a larger number is a 422, not a 500
-ProposalId = Annotated[int, Path(ge=1, le=MAX_ID, description="序号")]
-_WRITE = problems(400, 401, 403, 404, 409, 413, 422)
+_WRITE = problems(400, 401, 403, 404, 409, 413, 422, 503)
+# an id beyond the column's integer type is a 422, never a database error
+ProposalId = Annotated[int, Path(ge=1, le=INT_MAX, description="序号")]
 
 
 @router.post(
@@ -76,15 +76,18 @@ def create_proposal(
 def list_proposals(
     db: DbDep,
     today: TodayDep,
-    session: Annotated[str | None, Query(description="届次")] = None,
-    unit: Annotated[str | None, Query(description="主办单位；“非公安职责”表示整件转出")] = None,
+    session: Annotated[str | None, Query(max_length=64, description="届次")] = None,
+    unit: Annotated[
+        str | None,
+        Query(max_length=64, description="主办单位（标签、全称或别名）；“非公安职责”表示整件转出"),
+    ] = None,
     status: Annotated[Status | None, Query(description="状态")] = None,
     overdue: Annotated[bool | None, Query(description="只看超期（true）或未超期（false）")] = None,
     q: Annotated[
         str | None, Query(max_length=100, description="编号、标题、正文或代表姓名包含")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT_MAX)] = 0,
     sort: Annotated[
         str | None,
         Query(
@@ -111,7 +114,7 @@ def list_proposals(
     )
 
 
-@router.get("/proposals/{proposal_id}", response_model=ProposalDetail, responses=problems(404))
+@router.get("/proposals/{proposal_id}", response_model=ProposalDetail, responses=problems(404, 422))
 def get_proposal(proposal_id: ProposalId, db: DbDep, today: TodayDep) -> ProposalDetail:
     """一条建议：模型建议（含依据词位置）、分办决定、状态与全部修改记录。"""
     return ledger.to_detail(ledger.get_proposal(db, proposal_id, with_events=True), today)
@@ -154,11 +157,11 @@ def record_evaluation(
     return ledger.to_public(p, today)
 
 
-@router.get("/stats", response_model=Stats)
+@router.get("/stats", response_model=Stats, responses=problems(422))
 def stats(
     db: DbDep,
     today: TodayDep,
-    session: Annotated[str | None, Query(description="届次；不填为全部")] = None,
+    session: Annotated[str | None, Query(max_length=64, description="届次；不填为全部")] = None,
 ) -> Stats:
     """年度报告所需数字：各单位件数、各状态件数、转出件数、满意率、超期事项。"""
     return ledger.ledger_stats(db, session=session, today=today)
