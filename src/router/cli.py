@@ -499,22 +499,20 @@ def _register_batch(
 ) -> None:
     """Register and write in one transaction: it commits only once the output is written."""
     from router.db import make_engine, make_sessionmaker, upgrade
-    from router.ledger import DuplicateError
+    from router.ledger import commit_retrying
     from router.sheets.register import register_rows
 
     engine = make_engine(settings.db_url)
     try:
         upgrade(engine)
         sessions = make_sessionmaker(engine)
-        for attempt in (1, 2):
-            try:
-                with sessions() as db, db.begin():
-                    register_rows(db, result, session, actor=actor, kind=kind)
-                    write()
-                return
-            except DuplicateError:
-                if attempt == 2:
-                    raise
+        with sessions() as db:
+
+            def work() -> None:
+                register_rows(db, result, session, actor=actor, kind=kind)
+                write()
+
+            commit_retrying(db, work)
     finally:
         engine.dispose()
 

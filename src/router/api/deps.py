@@ -9,7 +9,7 @@ from typing import Annotated
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -18,9 +18,12 @@ from router.core.routing import Router, route
 from router.core.suggestion import Decision, InputError
 from router.ledger import accounts, cycle
 from router.ledger.accounts import OFFICE_ROLES, READ_ALL_ROLES, Account
+from router.ledger.schemas import INT_MAX
 from router.settings import Settings
 
 DEV_DISPATCHER = "本地开发"
+# a row's id in a path: the ledger's integer columns hold no more (beyond, SQLite overflows)
+RowId = Annotated[int, Path(ge=1, le=INT_MAX, description="序号")]
 _bearer = HTTPBearer(
     auto_error=False,
     description="个人访问令牌（router users token）；ROUTER_API_TOKEN 只用于创建第一个管理员",

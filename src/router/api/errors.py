@@ -199,14 +199,24 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
 
+# what anyone may call: the health checks, the unit list, logging in
+OPEN_PATHS = frozenset({"/api/v1/healthz", "/api/v1/readyz", "/api/v1/units", "/api/v1/auth/login"})
+
+
 def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI as the service answers: every 422 is a :class:`Problem` (FastAPI's default
     documents its own English list of errors, which this service never sends), and every
     operation with a request body documents 415."""
     problem = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    for ops in spec.get("paths", {}).values():
+    for path, ops in spec.get("paths", {}).items():
         for op in ops.values():
             responses = op.setdefault("responses", {})
+            if path.startswith("/api/v1/") and path not in OPEN_PATHS:
+                for status in (401, 403):  # every other endpoint needs an account and a role
+                    responses.setdefault(
+                        str(status),
+                        {"description": _PROBLEMS[status]["description"], "content": problem},
+                    )
             params = op.get("parameters", [])
             if "requestBody" not in op and all(p.get("in") == "header" for p in params):
                 responses.pop("422", None)  # nothing to validate: never sent
@@ -214,6 +224,10 @@ def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
                 responses["422"]["content"] = problem
                 if responses["422"].get("description") == "Validation Error":
                     responses["422"]["description"] = _PROBLEMS[422]["description"]
+            if "requestBody" in op:  # a body that is not JSON at all
+                responses.setdefault(
+                    "400", {"description": _PROBLEMS[400]["description"], "content": problem}
+                )
             if "requestBody" in op and "415" not in responses:
                 responses["415"] = {
                     "description": _PROBLEMS[415]["description"],

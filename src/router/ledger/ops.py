@@ -8,10 +8,10 @@ the row's version, so that a concurrent change fails loudly instead of being ove
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import Select, and_, case, func, inspect, or_, select
@@ -64,6 +64,9 @@ class ConflictError(LedgerError):
         self.current_version = current_version
 
 
+T = TypeVar("T")
+
+
 class DuplicateError(ConflictError):
     """Someone registered the same number and session at the same moment; retrying is safe."""
 
@@ -109,6 +112,27 @@ def utcnow() -> datetime:
 
 
 # -- registration -------------------------------------------------------------------------
+def commit_retrying(db: Session, work: Callable[[], T]) -> T:
+    """Run ``work`` and commit, rolling back on any failure.
+
+    A proposal registered by another writer between our look and our insert (DuplicateError)
+    is found on the one retry; the command line and the API register through this alone.
+    """
+    for attempt in (1, 2):
+        try:
+            result = work()
+            db.commit()
+            return result
+        except DuplicateError:
+            db.rollback()
+            if attempt == 2:
+                raise
+        except BaseException:
+            db.rollback()
+            raise
+    raise AssertionError("unreachable")
+
+
 def register_proposals(
     db: Session,
     items: Sequence[ProposalCreate],
@@ -401,10 +425,20 @@ def query_text(value: str | None, what: str) -> str:
         raise InvalidError(f"{what}{exc}。") from exc
 
 
+def _typed_query(value: str | None) -> str:
+    try:
+        return clean_text(value or "", multiline=False) or ""
+    except ValueError:
+        return ""
+
+
 def _filtered(flt: ProposalFilter, today: date) -> Select[Proposal]:
     stmt = select(Proposal)
     session = query_text(flt.session, "届次")
     q = query_text(flt.q, "查询文字")
+    # title and body are stored as typed (a deputy's own words are not folded): match them on
+    # the query as typed, cleaned, and on its folded form
+    typed = _typed_query(flt.q)
     if session:
         stmt = stmt.where(Proposal.session == session)
     if flt.status:
@@ -428,7 +462,9 @@ def _filtered(flt: ProposalFilter, today: date) -> Select[Proposal]:
             or_(
                 Proposal.number.contains(q, autoescape=True),
                 Proposal.title.contains(q, autoescape=True),
+                Proposal.title.contains(typed, autoescape=True),
                 Proposal.content.contains(q, autoescape=True),
+                Proposal.content.contains(typed, autoescape=True),
                 Proposal.deputy_name.contains(q, autoescape=True),
             )
         )

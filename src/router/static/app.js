@@ -124,8 +124,7 @@ for (const tab of document.querySelectorAll(".tab")) {
 
 function showView(name) {
   for (const tab of document.querySelectorAll(".tab")) tab.classList.toggle("active", tab.dataset.view === name);
-  $("view-route").hidden = name !== "route";
-  $("view-ledger").hidden = name !== "ledger";
+  for (const view of document.querySelectorAll("main > .view")) view.hidden = view.id !== `view-${name}`;
   if (name === "ledger") loadLedger();
   if (name === "route") loadPick();
 }
@@ -262,11 +261,16 @@ function showDecision(d, text, proposal) {
     );
   }
   const review = $("r-review");
-  review.replaceChildren(
+  const lines = [
     d.needs_review
       ? el("p", { class: "review", text: `需人工复核：${d.review_reasons.join("；")}` })
       : el("p", { class: "okline", text: "可直接确认。" }),
-  );
+  ];
+  if (d.bulk_confirmable) lines.push(el("p", { class: "muted", text: "属可批量确认的一类（在真实文本上测得 97% 以上正确）。" }));
+  if (d.local && d.local.applied) {
+    lines.push(el("p", { class: "muted", text: `按本局设定的本地分工：“${d.local.name}”由 ${d.local.handler} 承办。` }));
+  }
+  review.replaceChildren(...lines);
   showCurrent(proposal);
   const shown = asTyped(text, d.evidence);
   $("r-text-label").textContent = shown.typed ? "原文（标出依据词）" : "建议文字（标点已统一，标出依据词）";

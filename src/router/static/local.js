@@ -18,8 +18,8 @@
   }
 
   function say(text, kind = "") {
-    $("l-msg").textContent = text;
-    $("l-msg").className = `msg ${kind}`;
+    $("j-msg").textContent = text;
+    $("j-msg").className = `msg ${kind}`;
   }
 
   function cell(row, content) {
@@ -52,8 +52,8 @@
         headers: headers(true),
         body: JSON.stringify({ handler, reason: reason.value.trim() }),
       });
-      say(handler ? `已设为由 ${handler} 承办；此后的分办建议按此设定。` : "已取消本地设定，此类事项恢复提示人工复核。", "ok");
       await load();
+      say(handler ? `已设为由 ${handler} 承办；此后的分办建议按此设定。` : "已取消本地设定，此类事项恢复提示人工复核。", "ok");
     } catch (err) {
       say(err.message, "error");
     }
@@ -70,7 +70,7 @@
       say(err.message, "error");
       return;
     }
-    const body = $("l-table").querySelector("tbody");
+    const body = $("j-table").querySelector("tbody");
     body.replaceChildren();
     for (const t of data.topics) {
       const row = document.createElement("tr");
@@ -94,7 +94,7 @@
       cell(row, button);
       body.appendChild(row);
     }
-    const list = $("l-history").querySelector("tbody");
+    const list = $("j-history").querySelector("tbody");
     list.replaceChildren();
     for (const e of history.slice().reverse()) {
       const row = document.createElement("tr");

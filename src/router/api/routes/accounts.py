@@ -15,6 +15,7 @@ from router.api.deps import (
     AnyCaller,
     CurrentAccount,
     DbDep,
+    RowId,
     SettingsDep,
 )
 from router.api.errors import problems
@@ -172,7 +173,7 @@ def list_tokens(db: DbDep, user: Annotated[User, Depends(_user)]) -> list[TokenP
 @router.delete(
     "/auth/tokens/{token_id}", response_model=TokenPublic, responses=problems(401, 403, 404)
 )
-def revoke_token(token_id: int, db: DbDep, user: Annotated[User, Depends(_user)]) -> TokenPublic:
+def revoke_token(token_id: RowId, db: DbDep, user: Annotated[User, Depends(_user)]) -> TokenPublic:
     """撤销自己的一个令牌，立即失效。"""
     token = accounts.revoke_token(db, token_id, owner=user)
     db.commit()

@@ -151,17 +151,12 @@ def batch_register(
         raise HTTPException(422, "届次不能为空，且不超过 64 字。")
     overrides = {"number": number_col, "title": title_col, "content": content_col}
     result = _route_upload(file, settings, serving, overrides, keep=True)
-    for attempt in (1, 2):
-        try:
-            register_rows(db, result, session, actor=who)
-            response = _workbook(result)
-            db.commit()
-            return response
-        except TableError as exc:
-            db.rollback()
-            raise HTTPException(exc.status, exc.message) from exc
-        except ledger.DuplicateError:
-            db.rollback()  # registered by someone else just now: the retry finds those rows
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+
+    def work() -> Response:
+        register_rows(db, result, session, actor=who)
+        return _workbook(result)
+
+    try:
+        return ledger.commit_retrying(db, work)
+    except TableError as exc:
+        raise HTTPException(exc.status, exc.message) from exc

@@ -14,7 +14,7 @@ from fastapi import APIRouter, File, HTTPException, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from router.api.deps import CurrentAccount, DbDep, SettingsDep, TodayDep
+from router.api.deps import CurrentAccount, DbDep, RowId, SettingsDep, TodayDep
 from router.api.errors import problems
 from router.ledger import cycle
 from router.ledger.accounts import UNIT_ROLE, Account
@@ -173,7 +173,7 @@ def inbox(
 
 
 @router.get("/cycle/{proposal_id}", response_model=CyclePublic, responses=problems(401, 403, 404))
-def cycle_of(proposal_id: int, db: DbDep, who: CurrentAccount) -> CyclePublic:
+def cycle_of(proposal_id: RowId, db: DbDep, who: CurrentAccount) -> CyclePublic:
     """一件建议的办理情况：各单位签收与会办意见、退办/延期申请、答复文件、重点督办。"""
     get_proposal(db, proposal_id)
     if not cycle.can_read(db, proposal_id, who):
@@ -219,7 +219,7 @@ class Done(BaseModel):
 
 
 @router.post("/inbox/{proposal_id}/sign", response_model=Done, responses=_WRITE)
-def sign(proposal_id: int, db: DbDep, who: CurrentAccount) -> Done:
+def sign(proposal_id: RowId, db: DbDep, who: CurrentAccount) -> Done:
     """签收。主办单位签收后状态为“办理中”。"""
     p = cycle.sign(db, proposal_id, who)
     db.commit()
@@ -230,7 +230,7 @@ def sign(proposal_id: int, db: DbDep, who: CurrentAccount) -> Done:
     "/inbox/{proposal_id}/return", response_model=RequestPublic, status_code=201, responses=_WRITE
 )
 def ask_return(
-    proposal_id: int,
+    proposal_id: RowId,
     body: ReasonIn,
     db: DbDep,
     who: CurrentAccount,
@@ -252,7 +252,7 @@ def ask_return(
     responses=_WRITE,
 )
 def ask_extension(
-    proposal_id: int, body: ExtensionIn, db: DbDep, who: CurrentAccount
+    proposal_id: RowId, body: ExtensionIn, db: DbDep, who: CurrentAccount
 ) -> RequestPublic:
     """主办单位申请延期（写明理由和延至日期），由督查室审批。"""
     r = cycle.ask_extension(db, proposal_id, who, body.reason, body.until)
@@ -261,7 +261,7 @@ def ask_extension(
 
 
 @router.post("/inbox/{proposal_id}/opinion", response_model=Done, responses=_WRITE)
-def give_opinion(proposal_id: int, body: OpinionIn, db: DbDep, who: CurrentAccount) -> Done:
+def give_opinion(proposal_id: RowId, body: OpinionIn, db: DbDep, who: CurrentAccount) -> Done:
     """会办单位向主办单位提交会办意见。"""
     cycle.give_opinion(db, proposal_id, who, body.opinion)
     db.commit()
@@ -276,7 +276,7 @@ def give_opinion(proposal_id: int, body: OpinionIn, db: DbDep, who: CurrentAccou
     responses=problems(400, 401, 403, 404, 409, 413, 422),
 )
 def upload_reply(
-    proposal_id: int,
+    proposal_id: RowId,
     file: Annotated[UploadFile, File(description="答复文件，.docx 或 .pdf")],
     db: DbDep,
     who: CurrentAccount,
@@ -306,7 +306,7 @@ def upload_reply(
 
 
 @router.get("/replies/{reply_id}", response_class=Response, responses=problems(401, 404))
-def download_reply(reply_id: int, db: DbDep, who: CurrentAccount) -> Response:
+def download_reply(reply_id: RowId, db: DbDep, who: CurrentAccount) -> Response:
     """下载答复文件（督查室、审核领导和承办该件的单位）。"""
     r = cycle.get_reply(db, reply_id, who)
     ascii_name = "reply.pdf" if r.content_type == cycle.PDF else "reply.docx"

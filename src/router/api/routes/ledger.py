@@ -53,15 +53,9 @@ def create_proposal(
 ) -> ProposalPublic:
     """登记一条建议并保存模型建议；同一届次同一编号重复登记只记一次。"""
     suggestion = route_checked(serving.router, body.title, body.content)
-    for attempt in (1, 2):
-        try:
-            reg = ledger.register_proposal(db, body, suggestion, actor=who)
-            db.commit()
-            break
-        except ledger.DuplicateError:
-            db.rollback()  # registered by someone else just now: the retry finds it
-            if attempt == 2:
-                raise
+    reg = ledger.commit_retrying(
+        db, lambda: ledger.register_proposal(db, body, suggestion, actor=who)
+    )
     if not reg.created:
         if not reg.same:
             raise HTTPException(

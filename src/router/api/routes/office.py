@@ -13,12 +13,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from router.api.deps import DbDep, Office, Reader, SettingsDep, TodayDep
+from router.api.deps import DbDep, Office, Reader, RowId, SettingsDep, TodayDep
 from router.api.errors import problems
 from router.labels import load_labels
 from router.ledger import cycle
 from router.ledger.models import Proposal
 from router.ledger.ops import days_overdue
+from router.ledger.schemas import INT_MAX
 from router.ledger.workdays import add_workdays
 
 router = APIRouter(tags=["督办"])
@@ -137,7 +138,7 @@ def pending(db: DbDep, _who: Reader) -> list[PendingRequest]:
 
 
 @router.post("/office/requests/{request_id}", response_model=dict[str, str | int], responses=_WRITE)
-def answer(request_id: int, body: Answer, db: DbDep, who: Office) -> dict[str, str | int]:
+def answer(request_id: RowId, body: Answer, db: DbDep, who: Office) -> dict[str, str | int]:
     """审批退办或延期：同意退办则该件回到“待分办”（会办单位退办则去掉该会办单位）；同意延期则改期限。"""
     r = cycle.answer_request(db, request_id, who, approve=body.approve, note=body.note)
     db.commit()
@@ -149,7 +150,7 @@ def answer(request_id: int, body: Answer, db: DbDep, who: Office) -> dict[str, s
     response_model=dict[str, str | int],
     responses=_WRITE,
 )
-def send_back(proposal_id: int, body: NoteIn, db: DbDep, who: Reader) -> dict[str, str | int]:
+def send_back(proposal_id: RowId, body: NoteIn, db: DbDep, who: Reader) -> dict[str, str | int]:
     """退回重办：答复质量不合格，附意见退回主办单位，状态回到“办理中”。"""
     reply = cycle.send_back(db, proposal_id, who, body.note)
     db.commit()
@@ -159,7 +160,7 @@ def send_back(proposal_id: int, body: NoteIn, db: DbDep, who: Reader) -> dict[st
 @router.post(
     "/office/proposals/{proposal_id}/key", response_model=dict[str, bool | int], responses=_WRITE
 )
-def mark_key(proposal_id: int, body: KeyIn, db: DbDep, who: Office) -> dict[str, bool | int]:
+def mark_key(proposal_id: RowId, body: KeyIn, db: DbDep, who: Office) -> dict[str, bool | int]:
     """标记或取消重点督办。"""
     cycle.mark_key(db, proposal_id, who, on=body.on, note=body.note)
     db.commit()
@@ -270,7 +271,7 @@ def _file(data: bytes, filename: str, media: str, ascii_name: str) -> Response:
 @router.get(
     "/office/notices/{notice_id}", response_class=Response, responses=problems(401, 403, 404)
 )
-def download_notice(notice_id: int, db: DbDep, _who: Reader) -> Response:
+def download_notice(notice_id: RowId, db: DbDep, _who: Reader) -> Response:
     """下载一份已生成的督办通知。"""
     n = db.get(cycle.SupervisionNotice, notice_id)
     if n is None:
@@ -279,7 +280,9 @@ def download_notice(notice_id: int, db: DbDep, _who: Reader) -> Response:
 
 
 @router.get("/office/notices.zip", response_class=Response, responses=problems(401, 403, 404))
-def download_notices(db: DbDep, _who: Reader, ids: Annotated[list[int], Query()]) -> Response:
+def download_notices(
+    db: DbDep, _who: Reader, ids: Annotated[list[Annotated[int, Field(ge=1, le=INT_MAX)]], Query()]
+) -> Response:
     """把几份督办通知打包下载。"""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
