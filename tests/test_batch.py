@@ -294,6 +294,7 @@ def test_rows_that_cannot_be_registered_are_listed(
 
 
 # -- a large ledger --------------------------------------------------------------------------
+@pytest.mark.slow
 def test_ten_thousand_rows_end_to_end(
     router: Router, settings: Settings, corpus: pd.DataFrame, tmp_path: Path
 ) -> None:

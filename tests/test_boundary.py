@@ -15,7 +15,7 @@ import pytest
 
 from router.api import create_app
 from router.settings import Settings
-from tests.conftest import TOKEN, AppClient
+from tests.conftest import DISPATCHER, TOKEN, AppClient, make_account
 from tests.test_upload_limits import _cell, xlsx
 from tests.workbooks import PROPOSALS
 
@@ -29,12 +29,25 @@ GOOD = {
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+@pytest.fixture()
+def auth(db_url: str) -> dict[str, str]:
+    """The office's account in the database under test (SQLite or PostgreSQL)."""
+    return make_account(db_url, DISPATCHER)
+
+
+@pytest.fixture()
 def db_client(
-    request: pytest.FixtureRequest, settings: Settings, serving: Any
+    db_url: str, settings: Settings, serving: Any, auth: dict[str, str]
 ) -> Iterator[AppClient]:
-    url = request.getfixturevalue(f"{request.param}_url")
-    s = settings.model_copy(update={"database_url": url, "api_token": TOKEN, "dev_mode": False})
-    c = AppClient(create_app(s, serving=serving))
+    """The app on that database; requests carry the office account's token by default (every
+    endpoint but the health checks needs an account, and the account is checked first)."""
+    s = settings.model_copy(update={"database_url": db_url, "api_token": TOKEN, "dev_mode": False})
+    c = AppClient(create_app(s, serving=serving), headers=auth)
     yield c
     c.close()
 
@@ -227,4 +240,4 @@ def test_cli_register_with_the_database_down_is_one_sentence(
         timeout=180,
     )
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "无法登记到台帐数据库" in done.stderr and not out.exists()
+    assert "无法登记到台账数据库" in done.stderr and not out.exists()

@@ -17,7 +17,7 @@ from router.api import create_app
 from router.settings import Settings
 from tests.conftest import DISPATCHER, PASSWORD, require_or_skip
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM_ARGS = [
     "--headless=new",

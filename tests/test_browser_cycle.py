@@ -20,7 +20,7 @@ from router.settings import Settings
 from tests.conftest import make_account
 from tests.test_browser import api, browser, login, shots  # noqa: F401  (fixtures and helpers)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TODAY = date(2025, 9, 30)  # the office's calendar day in these tests: the eve of National Day
 
 

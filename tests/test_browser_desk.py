@@ -12,16 +12,16 @@ import pytest
 
 from tests.test_browser import api, browser, live, page, shots  # noqa: F401 - fixtures used by name
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SESSION = "十七届三次"
 
 
 def fill_ledger(
-    live: str, corpus: pd.DataFrame, n: int, session: str = SESSION
+    live: str, auth: dict[str, str], corpus: pd.DataFrame, n: int, session: str = SESSION
 ) -> list[dict[str, Any]]:
     rows = corpus.sample(n, random_state=5).reset_index(drop=True)
     out = []
-    with api(live) as c:
+    with api(live, auth) as c:
         for i, row in rows.iterrows():
             r = c.post(
                 "/proposals",
@@ -39,12 +39,12 @@ def fill_ledger(
 
 
 def test_bulk_confirm_a_session_from_the_ledger(
-    page: Any, live: str, corpus: pd.DataFrame, tmp_path: Path
+    page: Any, live: str, auth: dict[str, str], corpus: pd.DataFrame, tmp_path: Path
 ) -> None:
     from playwright.sync_api import expect
 
-    fill_ledger(live, corpus, 40)
-    with api(live) as c:
+    fill_ledger(live, auth, corpus, 40)
+    with api(live, auth) as c:
         preview = c.get("/ledger/bulk-confirm", params={"session": SESSION}).json()
     assert preview["count"] > 0
     page.click("#tab-ledger")
@@ -58,7 +58,7 @@ def test_bulk_confirm_a_session_from_the_ledger(
     page.click("#ledger-bulk .bulk-go")
     page.wait_for_selector("#l-msg.ok")
     assert f"已批量确认 {preview['count']} 件" in page.inner_text("#l-msg")
-    with api(live) as c:
+    with api(live, auth) as c:
         decided = c.get("/proposals", params={"status": "已分办", "limit": 500}).json()
         assert decided["total"] == preview["count"]
         pid = preview["ids"][0]
@@ -80,16 +80,18 @@ def test_bulk_confirm_a_session_from_the_ledger(
     page.screenshot(path=str(shots(tmp_path) / "history.png"), full_page=False)
     row.get_by_role("button", name="撤销分办").click()
     page.wait_for_selector("#l-msg.ok >> text=已撤销分办")
-    with api(live) as c:
+    with api(live, auth) as c:
         assert c.get(f"/proposals/{pid}").json()["status"] == "待分办"
         again = c.get("/proposals", params={"status": "已分办", "limit": 500}).json()
         assert again["total"] == preview["count"] - 1
 
 
-def test_queue_moves_to_the_next_with_ctrl_enter(page: Any, live: str) -> None:
+def test_queue_moves_to_the_next_with_ctrl_enter(
+    page: Any, live: str, auth: dict[str, str]
+) -> None:
     from playwright.sync_api import expect
 
-    with api(live) as c:
+    with api(live, auth) as c:
         made = [
             c.post(
                 "/proposals",
@@ -117,7 +119,7 @@ def test_queue_moves_to_the_next_with_ctrl_enter(page: Any, live: str) -> None:
     page.keyboard.press("Control+Enter")  # confirm; the next one opens by itself
     expect(page.locator("#f-number")).to_have_value("Q1")
     expect(page.locator("#q-info")).to_contain_text("已打开下一件")
-    with api(live) as c:
+    with api(live, auth) as c:
         first = c.get(f"/proposals/{made[0]['id']}").json()
     assert first["status"] == "已分办" and first["decision"]["follows_suggestion"]
     page.keyboard.press("Control+Enter")
@@ -126,12 +128,12 @@ def test_queue_moves_to_the_next_with_ctrl_enter(page: Any, live: str) -> None:
 
 
 def test_paging_search_and_export(
-    page: Any, live: str, corpus: pd.DataFrame, tmp_path: Path
+    page: Any, live: str, auth: dict[str, str], corpus: pd.DataFrame, tmp_path: Path
 ) -> None:
     from openpyxl import load_workbook
     from playwright.sync_api import expect
 
-    made = fill_ledger(live, corpus, 120)
+    made = fill_ledger(live, auth, corpus, 120)
     page.click("#tab-ledger")
     expect(page.locator("#l-summary")).to_have_text("共 120 件，显示第 1–50 件")
     expect(page.locator("#l-page")).to_have_text("第 1 / 3 页")
@@ -178,10 +180,12 @@ def test_paging_search_and_export(
     assert numbers == sorted(numbers, reverse=True)  # the page's sort carried over
 
 
-def test_reopening_a_decided_proposal_shows_the_saved_decision(page: Any, live: str) -> None:
+def test_reopening_a_decided_proposal_shows_the_saved_decision(
+    page: Any, live: str, auth: dict[str, str]
+) -> None:
     from playwright.sync_api import expect
 
-    with api(live) as c:
+    with api(live, auth) as c:
         p = c.post(
             "/proposals",
             json={
@@ -216,16 +220,16 @@ def test_reopening_a_decided_proposal_shows_the_saved_decision(page: Any, live: 
     page.select_option("#c-reason", "多部门")
     page.click("#btn-correct")
     page.wait_for_selector("#decide-msg.ok")
-    with api(live) as c:
+    with api(live, auth) as c:
         d = c.get(f"/proposals/{p['id']}").json()["decision"]
     assert d["lead_unit"] == "人事" and set(d["co_units"]) == {"辅警", "政务服务"}
     assert d["note"] == "涉及民警编制"
 
 
-def test_precedents_panel(page: Any, live: str, tmp_path: Path) -> None:
+def test_precedents_panel(page: Any, live: str, auth: dict[str, str], tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
-    with api(live) as c:
+    with api(live, auth) as c:
         old = c.post(
             "/proposals",
             json={
@@ -297,7 +301,7 @@ def test_docs_work_without_internet(browser: Any, live: str, tmp_path: Path) -> 
 
 
 def test_batch_column_picker_and_bulk_confirm_from_the_result(
-    page: Any, live: str, tmp_path: Path
+    page: Any, live: str, auth: dict[str, str], tmp_path: Path
 ) -> None:
     from playwright.sync_api import expect
 
@@ -326,7 +330,7 @@ def test_batch_column_picker_and_bulk_confirm_from_the_result(
     page.click("#btn-batch")
     page.wait_for_selector("#batch-msg.ok")
     assert "新登记 4 件" in page.inner_text("#batch-msg")
-    with api(live) as c:
+    with api(live, auth) as c:
         preview = c.get("/ledger/bulk-confirm", params={"session": SESSION}).json()
     if preview["count"] == 0:
         expect(page.locator("#batch-bulk")).to_contain_text("没有可批量确认")
@@ -338,7 +342,7 @@ def test_batch_column_picker_and_bulk_confirm_from_the_result(
     expect(page.locator("#batch-bulk .bulk-done")).to_contain_text(
         f"已批量确认 {preview['count']} 件"
     )
-    with api(live) as c:
+    with api(live, auth) as c:
         assert c.get("/proposals", params={"status": "已分办"}).json()["total"] == preview["count"]
 
 

@@ -15,10 +15,10 @@ import pytest
 from router.api import create_app
 from router.learn.registry import Registry
 from router.settings import Settings
-from tests.conftest import DISPATCHER, TOKEN
-from tests.test_browser import browser  # noqa: F401  (the module-scoped Chromium fixture)
+from tests.conftest import DISPATCHER
+from tests.test_browser import browser, login  # noqa: F401  (the module-scoped Chromium fixture)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture()
@@ -57,15 +57,11 @@ def live_registry(
 def test_the_models_tab_shows_a_held_candidate_and_its_report(
     browser: Any,  # noqa: F811
     live_registry: tuple[str, str],
+    auth: dict[str, str],
 ) -> None:
     url, held = live_registry
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.goto(url + "/")
-    page.fill("#dispatcher", DISPATCHER)
-    page.fill("#token", TOKEN)
-    page.click("#who button[type=submit]")
+    page = login(browser, url, DISPATCHER)  # the office's account (auth) logs in on the page
+    context = page.context
     page.click("#tab-models")
     page.wait_for_selector("#m-table tbody tr >> nth=1")
     assert page.locator("#view-route").is_hidden() and page.locator("#view-ledger").is_hidden()

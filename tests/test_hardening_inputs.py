@@ -67,7 +67,9 @@ def test_the_other_data_sheets_are_named_to_the_clerk(
     assert r.status_code == 200, r.text
     assert r.headers["x-batch-other-sheets"] == "%E7%AC%AC%E4%BA%8C%E6%89%B9"
     wb = openpyxl.load_workbook(io.BytesIO(r.content))
-    reasons = [row[4] for row in wb["问题行"].iter_rows(min_row=2, values_only=True)]
+    rows = list(wb["问题行"].iter_rows(values_only=True))
+    reason = rows[0].index("原因")  # the column by its header: 问题行 gained 原表行号
+    reasons = [row[reason] for row in rows[1:]]
     assert any(r and "第二批" in r for r in reasons), reasons
     stats = [row for row in wb["统计"].iter_rows(values_only=True) if row[0] == "未处理的工作表"]
     assert stats and "第二批" in str(stats[0][1])

@@ -15,7 +15,7 @@ from router.api import create_app
 from router.db import make_engine, make_sessionmaker
 from router.learn.registry import ARTIFACT, METADATA, Registry, RegistryError
 from router.settings import Settings, get_settings
-from tests.conftest import CORPUS, TOKEN, AppClient
+from tests.conftest import CORPUS, TOKEN, AppClient, make_account
 
 API = "/api/v1"
 TEXT = {"title": "关于加强电动自行车管理的建议", "content": "电动自行车逆行多发，建议加强执法。"}
@@ -112,10 +112,13 @@ def test_a_damaged_metadata_file_is_refused_with_a_message_everywhere(
 
 
 def test_reload_of_a_damaged_metadata_file_is_409(
-    two_versions: tuple[Settings, str, str], auth: dict[str, str]
+    two_versions: tuple[Settings, str, str],
 ) -> None:
     settings, old, new = two_versions
-    client = AppClient(create_app(settings.model_copy(update={"model_watch_seconds": 0})))
+    auth = _admin(settings)
+    client = AppClient(
+        create_app(settings.model_copy(update={"model_watch_seconds": 0})), headers=auth
+    )
     try:
         Registry(settings.models_path).promote(new)
         (settings.models_path / new / METADATA).write_text("{broken", encoding="utf-8")
@@ -151,6 +154,12 @@ def two_versions(
     return settings, serving, other
 
 
+def _admin(settings: Settings) -> dict[str, str]:
+    """An administrator in the servers' own ledger (reload is an administrator's; routing
+    needs an account too)."""
+    return make_account(settings.db_url, "管理员甲", "管理员")
+
+
 def _version_after(client: AppClient, want: str, seconds: float = 15.0) -> str:
     deadline = time.monotonic() + seconds
     got = ""
@@ -163,13 +172,14 @@ def _version_after(client: AppClient, want: str, seconds: float = 15.0) -> str:
 
 
 def test_every_worker_follows_a_reload(
-    two_versions: tuple[Settings, str, str], auth: dict[str, str]
+    two_versions: tuple[Settings, str, str],
 ) -> None:
     """Two apps on one models/ folder stand for two worker processes: the reload reaches
     one; the other follows on its own requests, without waiting for its watcher."""
     settings, old, new = two_versions
-    one = AppClient(create_app(settings))
-    two = AppClient(create_app(settings))
+    auth = _admin(settings)
+    one = AppClient(create_app(settings), headers=auth)
+    two = AppClient(create_app(settings), headers=auth)
     try:
         assert two.post(f"{API}/route", json=TEXT).json()["model_version"] == old
         Registry(settings.models_path).promote(new)
@@ -181,10 +191,10 @@ def test_every_worker_follows_a_reload(
 
 
 def test_a_repaired_version_is_retried(
-    two_versions: tuple[Settings, str, str], auth: dict[str, str]
+    two_versions: tuple[Settings, str, str],
 ) -> None:
     settings, old, new = two_versions
-    client = AppClient(create_app(settings))
+    client = AppClient(create_app(settings), headers=_admin(settings))
     try:
         artifact = settings.models_path / new / ARTIFACT
         good = artifact.read_bytes()
@@ -199,12 +209,13 @@ def test_a_repaired_version_is_retried(
 
 
 def test_with_the_watcher_off_only_a_reload_moves_the_workers(
-    two_versions: tuple[Settings, str, str], auth: dict[str, str]
+    two_versions: tuple[Settings, str, str],
 ) -> None:
     settings, old, new = two_versions
     off = settings.model_copy(update={"model_watch_seconds": 0})
-    one = AppClient(create_app(off))
-    two = AppClient(create_app(off))
+    auth = _admin(settings)
+    one = AppClient(create_app(off), headers=auth)
+    two = AppClient(create_app(off), headers=auth)
     try:
         assert two.post(f"{API}/route", json=TEXT).json()["model_version"] == old
         Registry(settings.models_path).promote(new)

@@ -7,9 +7,9 @@ Each replay trains a candidate on the full corpus (several seconds): marked slow
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pandas as pd
 import pytest
@@ -21,7 +21,7 @@ from router.learn.registry import Registry
 from router.learn.retrain import ledger_examples, retrain
 from router.settings import Settings, get_settings
 from tests import poisoning
-from tests.conftest import CORPUS, TOKEN, AppClient
+from tests.conftest import CORPUS, DISPATCHER, AppClient, make_account
 
 pytestmark = pytest.mark.slow
 API = "/api/v1"
@@ -49,15 +49,29 @@ def home(trained_home: Path, tmp_path: Path, sqlite_url: str) -> Settings:
     )
 
 
-def _as(name: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKEN}", "X-Dispatcher": quote(name)}
+Dispatcher = Callable[[str], dict[str, str]]
+
+
+@pytest.fixture()
+def as_dispatcher(home: Settings, auth: dict[str, str]) -> Dispatcher:
+    """A named dispatcher's header: each name is its own 分办人员 account in the ledger the
+    `client` writes to (张三 is the `auth` fixture's), since writes are recorded under the
+    account (X-Dispatcher is no longer read)."""
+    made = {DISPATCHER: auth}
+
+    def header(name: str) -> dict[str, str]:
+        if name not in made:
+            made[name] = make_account(home.db_url, name, "分办人员")
+        return made[name]
+
+    return header
 
 
 def decide_all(
-    client: AppClient, who: str, items: list[tuple[str, str]], unit: str, prefix: str
+    client: AppClient, headers: dict[str, str], items: list[tuple[str, str]], unit: str, prefix: str
 ) -> None:
-    """Register each proposal through the API and decide it as ``unit``, as ``who``."""
-    headers = _as(who)
+    """Register each proposal through the API and decide it as ``unit``, with ``headers``
+    (one dispatcher's account)."""
     for i, (title, content) in enumerate(items):
         r = client.post(
             f"{API}/proposals",
@@ -96,12 +110,12 @@ def _held_and_named(settings: Settings, result: Any, move: str, source: str) -> 
 
 
 def test_one_dispatcher_relabelling_signal_lights_is_held(
-    home: Settings, client: AppClient
+    home: Settings, client: AppClient, as_dispatcher: Dispatcher
 ) -> None:
     registry = Registry(home.models_path)
     serving = registry.current()
     assert answer(home, SIGNAL)[0] == "交通管理"
-    decide_all(client, "李四", poisoning.signal_lights(160), "治安", "S")
+    decide_all(client, as_dispatcher("李四"), poisoning.signal_lights(160), "治安", "S")
     extra = ledger_examples(home)
     assert len(extra) == 160 and {e.origin for e in extra} == {"分办人员 李四"}
     result = retrain(home, extra, cv=False, auto_promote=True)
@@ -116,14 +130,14 @@ def test_one_dispatcher_relabelling_signal_lights_is_held(
 
 
 def test_fraud_relabelled_as_cyber_is_held(
-    home: Settings, client: AppClient, corpus: pd.DataFrame
+    home: Settings, client: AppClient, corpus: pd.DataFrame, as_dispatcher: Dispatcher
 ) -> None:
     registry = Registry(home.models_path)
     serving = registry.current()
     assert answer(home, FRAUD)[0] == "刑侦"
     again = poisoning.resubmitted(corpus, "刑侦", "诈骗", 40)  # near-identical to the corpus
     assert len(again) == 40
-    decide_all(client, "王五", poisoning.fraud(360) + again, "网安", "F")
+    decide_all(client, as_dispatcher("王五"), poisoning.fraud(360) + again, "网安", "F")
     result = retrain(home, ledger_examples(home), cv=False, auto_promote=True)
     report = _held_and_named(home, result, "刑侦 → 网安", "分办人员 王五")
     contra = [c for c in result.contradictions if c.corpus_label == "刑侦" and c.label == "网安"]
@@ -227,7 +241,7 @@ def test_the_ledger_poisonings_as_a_past_file_are_held(
 
 
 def test_an_honest_retrain_still_promotes_with_auto_promote(
-    home: Settings, client: AppClient
+    home: Settings, client: AppClient, as_dispatcher: Dispatcher
 ) -> None:
     registry = Registry(home.models_path)
     serving = registry.current()
@@ -236,7 +250,7 @@ def test_an_honest_retrain_still_promotes_with_auto_promote(
         part = items[k::3]
         for unit in sorted({u for _, _, u in part}):
             chosen = [(t, c) for t, c, u in part if u == unit]
-            decide_all(client, who, chosen, unit, f"H{k}{unit}")
+            decide_all(client, as_dispatcher(who), chosen, unit, f"H{k}{unit}")
     result = retrain(home, ledger_examples(home), cv=False, auto_promote=True)
     assert result.held_reasons == [] and result.status == "promoted", result.held_reasons
     assert registry.current() == result.version != serving

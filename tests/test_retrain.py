@@ -28,6 +28,8 @@ from router.learn.retrain import (
 )
 from router.settings import Settings, get_settings
 
+pytestmark = pytest.mark.slow  # every test here trains models
+
 
 @pytest.fixture()
 def home(small_trained_home: Path, small_corpus: Path, tmp_path: Path) -> Settings:

@@ -18,10 +18,9 @@ from router.api import create_app
 from router.learn.registry import Registry, RegistryError
 from router.learn.shared_registry import model_files, publish, pull, push, shared_current
 from router.settings import Settings, get_settings
-from tests.conftest import CORPUS, TOKEN
+from tests.conftest import CORPUS, TOKEN, make_account
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-HEADERS = {"Authorization": f"Bearer {TOKEN}", "X-Dispatcher": "%E6%B5%8B%E8%AF%95"}
 
 
 def _host(home: Path, url: str) -> Settings:
@@ -82,6 +81,8 @@ def hosts(trained_home: Path, tmp_path: Path, postgres_url: str) -> Iterator[Any
 
 def test_two_servers_follow_one_promotion_without_a_failed_request(hosts: Any) -> None:
     a, b, registry, engine, servers = hosts
+    # an account in the ledger both servers share (the shared token only bootstraps an admin)
+    headers = make_account(a.db_url, "测试", "分办人员")
     first = registry.current()
     assert Registry(b.models_path).current() == first  # host b fetched it at start
     seen: dict[str, set[str]] = {s.url: set() for s in servers}
@@ -89,7 +90,7 @@ def test_two_servers_follow_one_promotion_without_a_failed_request(hosts: Any) -
     stop = threading.Event()
 
     def hammer() -> None:
-        with httpx.Client(headers=HEADERS, timeout=10) as client:
+        with httpx.Client(headers=headers, timeout=10) as client:
             while not stop.is_set():
                 for s in servers:
                     try:
@@ -110,21 +111,24 @@ def test_two_servers_follow_one_promotion_without_a_failed_request(hosts: Any) -
 
     worker = threading.Thread(target=hammer, daemon=True)
     worker.start()
-    time.sleep(0.5)
-    second = registry.save(registry.load(first).model, {}, {}, tag="b")
-    registry.promote(second, by="管理员", reason="人工启用")  # what `router models promote` does
-    assert publish(a, registry, second, by="管理员", reason="人工启用", kind="promote")
-    assert shared_current(engine) == second
-    deadline = time.monotonic() + 30
-    with httpx.Client(headers=HEADERS, timeout=10) as client:
-        while time.monotonic() < deadline:
-            versions = {client.get(f"{s.url}/api/v1/model").json()["version"] for s in servers}
-            if versions == {second}:
-                break
-            time.sleep(0.2)
-    time.sleep(0.5)
-    stop.set()
-    worker.join(10)
+    try:  # the hammer stops even when a step fails, so nothing outlives the servers
+        time.sleep(0.5)
+        second = registry.save(registry.load(first).model, {}, {}, tag="b")
+        # what `router models promote` does
+        registry.promote(second, by="管理员", reason="人工启用")
+        assert publish(a, registry, second, by="管理员", reason="人工启用", kind="promote")
+        assert shared_current(engine) == second
+        deadline = time.monotonic() + 30
+        with httpx.Client(headers=headers, timeout=10) as client:
+            while time.monotonic() < deadline:
+                versions = {client.get(f"{s.url}/api/v1/model").json()["version"] for s in servers}
+                if versions == {second}:
+                    break
+                time.sleep(0.2)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        worker.join(10)
     assert versions == {second}, versions
     assert failures == []
     for s in servers:
