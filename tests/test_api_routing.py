@@ -146,15 +146,15 @@ def test_routing_does_not_block_the_event_loop(
     client: AppClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While a slow routing call runs, a health check on the same loop still answers at once."""
-    from router.api import deps as routes
+    from router.api.routes import routing as routes
 
-    real = routes.route
+    real = routes.route_text
 
     def slow(*args: Any) -> Any:
         time.sleep(0.6)  # blocking, as CPU-bound work is
         return real(*args)
 
-    monkeypatch.setattr(routes, "route", slow)
+    monkeypatch.setattr(routes, "route_text", slow)
     timings: dict[str, float] = {}
 
     async def scenario() -> None:

@@ -99,3 +99,30 @@ def test_calibrate_keeps_the_shipped_values_below_the_minimum(env: dict[str, str
     r = runner.invoke(app, ["calibrate"], env=env)
     assert r.exit_code == 0, r.output
     assert "少于 300 件" in r.output and "沿用" in r.output
+
+
+def test_grow_eval_adds_a_checked_ledger_once(env: dict[str, str], tmp_path: Path) -> None:
+    """The frozen evaluation set grows only when asked, by a file, and never twice by one text."""
+    import csv
+
+    from router.learn.retrain import eval_path
+    from router.settings import get_settings
+
+    ledger = tmp_path / "已核定台账.csv"
+    with ledger.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["编号", "标题", "内容", "承办单位"])
+        w.writerow(
+            ["1", "关于东湖小区增设路口信号灯的建议", "东湖小区门口路口没有信号灯。", "交警支队"]
+        )
+        w.writerow(["2", "关于加强辅警社保缴纳的建议", "部分辅警社保基数偏低。", "辅警"])
+    settings = get_settings(env)
+    first = runner.invoke(app, ["models", "grow-eval", str(ledger)], env=env)
+    assert first.exit_code == 0, first.output
+    assert "新增 2 条" in first.output
+    size = len(eval_path(settings).read_text("utf-8-sig").splitlines())
+    again = runner.invoke(app, ["models", "grow-eval", str(ledger)], env=env)
+    assert again.exit_code == 0 and "新增 0 条" in again.output
+    assert len(eval_path(settings).read_text("utf-8-sig").splitlines()) == size
+    missing = runner.invoke(app, ["models", "grow-eval", str(tmp_path / "无.xlsx")], env=env)
+    assert missing.exit_code == 2 and "无法读取" in missing.output

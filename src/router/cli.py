@@ -822,6 +822,23 @@ def models_rollback(
     out.print(f"已回退到模型 {version}。")
 
 
+@models_app.command("grow-eval")
+def models_grow_eval(
+    file: Annotated[Path, typer.Argument(help="已核定承办单位的台账文件（.xlsx/.xls/.csv）")],
+) -> None:
+    """把一份已核定的台账加入冻结评估集（只在明确要求时扩充；重复的文本不再加入）。"""
+    from router.learn.retrain import RetrainError, file_examples, grow_eval
+
+    settings = _settings()
+    try:
+        added = grow_eval(settings, file_examples(file))
+    except RetrainError as exc:
+        raise _fail(str(exc), EXIT_INPUT) from exc
+    out.print(
+        f"冻结评估集新增 {added} 条（来自 {file.name}）。此后的候选模型都在扩充后的集合上比较。"
+    )
+
+
 @models_app.command("diff")
 def models_diff(
     a: Annotated[str, typer.Argument(help="原版本（通常为服务中的版本）")],

@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from router.api.holder import Serving
-from router.core.routing import Router, route
+from router.core.routing import Router, check_text, route_text
 from router.core.suggestion import Decision, InputError
 from router.ledger import accounts, cycle
 from router.ledger.accounts import OFFICE_ROLES, READ_ALL_ROLES, Account
@@ -199,8 +199,13 @@ def input_problem(exc: InputError) -> HTTPException:
     return HTTPException(413 if exc.kind == "too_long" else 422, str(exc))
 
 
-def route_checked(r: Router, title: str | None, content: str | None) -> Decision:
+def checked_text(r: Router, title: str | None, content: str | None) -> str:
+    """The prepared text, or 413/422 in Chinese for one that cannot be routed."""
     try:
-        return route(r, title, content)
+        return check_text(title, content, r.thresholds.max_chars)
     except InputError as exc:
         raise input_problem(exc) from exc
+
+
+def route_checked(r: Router, title: str | None, content: str | None) -> Decision:
+    return route_text(r, checked_text(r, title, content))

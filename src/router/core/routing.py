@@ -103,7 +103,13 @@ def check_text(title: str | None, content: str | None, max_chars: int) -> str:
 
 def route(router: Router, title: str | None, content: str | None = None) -> Decision:
     """Route one proposal. Raises :class:`InputError` for empty or oversized text."""
-    return _decide_many(router, [check_text(title, content, router.thresholds.max_chars)])[0]
+    return route_text(router, check_text(title, content, router.thresholds.max_chars))
+
+
+def route_text(router: Router, text: str) -> Decision:
+    """Route a text already prepared and checked (:func:`check_text`), so that a caller that
+    also needs the text prepares it once."""
+    return _decide_many(router, [text])[0]
 
 
 def _as_json(results: Sequence[Decision | InputError]) -> list[tuple[bool, str]]:

@@ -11,12 +11,11 @@ import threading
 from fastapi import APIRouter, HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from router.api.deps import ServingDep, SettingsDep, route_checked
+from router.api.deps import ServingDep, SettingsDep, checked_text
 from router.api.errors import problems
 from router.api.schemas import BatchItem, BatchRequest, BatchResponse, RouteRequest, RouteResult
-from router.core.routing import Router, route_many
+from router.core.routing import Router, route_many, route_text
 from router.core.suggestion import InputError
-from router.core.text import prepare
 
 router = APIRouter(tags=["分办建议"])
 
@@ -28,9 +27,10 @@ _ROUTING = threading.Lock()
 
 
 def _route_one(r: Router, body: RouteRequest) -> RouteResult:
+    text = checked_text(r, body.title, body.content)  # prepared once, for routing and the answer
     with _ROUTING:
-        decision = route_checked(r, body.title, body.content)
-    return RouteResult(**decision.model_dump(), text=prepare(body.title, body.content))
+        decision = route_text(r, text)
+    return RouteResult(**decision.model_dump(), text=text)
 
 
 @router.post("/route", response_model=RouteResult, responses=problems(400, 413, 422))
