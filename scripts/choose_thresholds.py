@@ -40,10 +40,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from router.core.routing import Router, route_many
-from router.core.suggestion import Decision
 from router.learn.load import load_router
-from router.learn.realtext import RealSet, is_right, load_dev_set, real_metrics
+from router.learn.realtext import decide_real, is_right, load_dev_set, real_metrics
 from router.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,11 +51,6 @@ REVIEW_TARGET = 0.90
 CALLED_OUTSIDE_LIMIT = 0.04
 UNIT_TARGET = 0.93  # unit right on police items
 OUTSIDE_TARGET = 0.87  # outside items flagged
-
-
-def decide(router: Router, real: RealSet) -> list[Decision]:
-    results = route_many(router, list(zip(real.titles, real.contents, strict=True)), processes=1)
-    return [r for r in results if isinstance(r, Decision)]
 
 
 def main() -> int:
@@ -79,7 +72,7 @@ def main() -> int:
     for floor in (0.0, 0.4, 0.5, 0.6):
         for cue in (0.0, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95):
             r = replace(base, thresholds=replace(th, outside_floor=floor, cue_outside=cue))
-            m = real_metrics(decide(r, real), real)
+            m = real_metrics(decide_real(r, real), real)
             print(
                 f"  outside floor {floor:.2f}, cue gate {cue:.2f}: unit {m['unit_accuracy']:.3f}, "
                 f"outside flagged {m['outside_recall']:.3f}, "
@@ -100,7 +93,7 @@ def main() -> int:
     for po in (0.02, 0.05, 0.1, 0.15, 0.2, 0.3):
         for pw in (1, 2, 3):
             r = replace(base, thresholds=replace(th, partial_outside=po, partial_words=pw))
-            m = real_metrics(decide(r, real), real)
+            m = real_metrics(decide_real(r, real), real)
             balanced = (m["police_kept"] + m["partial_flagged"] + m["outside_recall"]) / 3
             print(
                 f"  partial gate {po:.2f}/{pw}: police kept {m['police_kept']:.3f}, partial "
@@ -115,7 +108,7 @@ def main() -> int:
 
     # 3. unfamiliar text
     r = replace(base, thresholds=replace(th, unfamiliar=0.0))
-    decisions = decide(r, real)
+    decisions = decide_real(r, real)
     fam = np.array([d.familiarity or 0.0 for d in decisions])
     right = np.array([is_right(d, u) for d, u in zip(decisions, real.units, strict=True)])
     floor = float(np.quantile(fam, 0.01))
@@ -128,7 +121,7 @@ def main() -> int:
 
     # 4. review confidence, 5. bulk confidence
     r = replace(base, thresholds=replace(th, review_confidence=0.0, bulk_confidence=0.0))
-    decisions = decide(r, real)
+    decisions = decide_real(r, real)
     conf = np.array([d.confidence for d in decisions])
     right = np.array([is_right(d, u) for d, u in zip(decisions, real.units, strict=True)])
     clean = np.array([d.bulk_confirmable for d in decisions])  # no reason but the department
@@ -150,7 +143,7 @@ def main() -> int:
         sel = clean & (conf >= t)
         print(f"  bulk at {t:.2f}: {sel.mean():.3f} of items, right {right[sel].mean():.3f}")
     th = replace(th, review_confidence=review, bulk_confidence=max(bulk, review))
-    final = real_metrics(decide(replace(base, thresholds=th), real), real)
+    final = real_metrics(decide_real(replace(base, thresholds=th), real), real)
     print(
         json.dumps(
             {k: round(v, 4) if isinstance(v, float) else v for k, v in final.items()},

@@ -886,9 +886,9 @@ def _print_diff(diff: Any) -> None:
 @local_app.command("list")
 def jurisdiction_list() -> None:
     """列出各地分工不同的事项、候选承办方和本局的设定。"""
-    from router.core.local import LocalJurisdiction, load_topics
+    from router.core.local import load_topics, read_state
 
-    choices = LocalJurisdiction(_settings().local_jurisdiction_path).choices()
+    choices = read_state(_settings().local_jurisdiction_path).choices
     table = Table(title="本地职责设定")
     for col in ("事项", "名称", "候选承办方", "本局设定", "设定人", "设定时间"):
         table.add_column(col)

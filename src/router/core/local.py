@@ -98,7 +98,7 @@ class LocalJurisdiction:
         stamp = (st.st_mtime_ns, st.st_size)
         with self._lock:
             if stamp != self._stamp:
-                self._choices = dict(_read(self.path)["choices"])
+                self._choices = read_state(self.path).choices
                 self._stamp = stamp
             return self._choices
 
@@ -113,11 +113,21 @@ class LocalJurisdiction:
         return found
 
 
-def _read(path: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LocalState:
+    """The choices file as read: its version, the current choices, every change made."""
+
+    version: int
+    choices: dict[str, Choice]
+    history: list[dict[str, Any]]
+
+
+def read_state(path: Path | None) -> LocalState:
+    """The bureau's settings; a missing or unreadable file means none are set."""
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = json.loads(path.read_text("utf-8")) if path is not None else {}
     except (OSError, ValueError):
-        return {"version": 0, "choices": {}, "history": []}
+        data = {}
     choices = {
         k: Choice(
             handler=str(v["handler"]),
@@ -128,16 +138,12 @@ def _read(path: Path) -> dict[str, Any]:
         )
         for k, v in data.get("choices", {}).items()
     }
-    return {
-        "version": int(data.get("version", 0)),
-        "choices": choices,
-        "history": list(data.get("history", [])),
-    }
+    return LocalState(int(data.get("version", 0)), choices, list(data.get("history", [])))
 
 
 def history(path: Path) -> list[dict[str, Any]]:
     """Every change ever made, oldest first."""
-    return list(_read(path)["history"])
+    return read_state(path).history
 
 
 def set_choice(
@@ -158,10 +164,10 @@ def set_choice(
         )
     if not by.strip():
         raise LocalError("请注明设置人。")
-    data = _read(path)
-    version = data["version"] + 1
+    state = read_state(path)
+    version = state.version + 1
     at = datetime.now(UTC).isoformat(timespec="seconds")
-    previous = data["choices"].get(topic_id)
+    previous = state.choices.get(topic_id)
     entry = {
         "version": version,
         "topic": topic_id,
@@ -174,7 +180,7 @@ def set_choice(
     }
     choices = {
         k: {"handler": c.handler, "by": c.by, "at": c.at, "reason": c.reason, "version": c.version}
-        for k, c in data["choices"].items()
+        for k, c in state.choices.items()
     }
     if handler is None:
         choices.pop(topic_id, None)
@@ -186,7 +192,7 @@ def set_choice(
             "reason": reason,
             "version": version,
         }
-    out = {"version": version, "choices": choices, "history": [*data["history"], entry]}
+    out = {"version": version, "choices": choices, "history": [*state.history, entry]}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".local-", suffix=".json")
     with os.fdopen(fd, "w", encoding="utf-8") as f:

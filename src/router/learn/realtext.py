@@ -121,8 +121,16 @@ def evaluate_real(router: Router, folder: Path | None) -> dict[str, Any] | None:
     real = load_dev_set(folder)
     if real is None:
         return None
-    results = route_many(router, list(zip(real.titles, real.contents, strict=True)))
+    return real_metrics(decide_real(router, real), real)
+
+
+def decide_real(router: Router, real: RealSet, processes: int = 1) -> list[Decision]:
+    """One decision per real item, in order; an item the router refuses is an error here,
+    since every figure pairs decisions with labels by position."""
+    results = route_many(
+        router, list(zip(real.titles, real.contents, strict=True)), processes=processes
+    )
     decisions = [r for r in results if isinstance(r, Decision)]
     if len(decisions) != len(results):
         raise ValueError("a real validation message could not be routed")
-    return real_metrics(decisions, real)
+    return decisions

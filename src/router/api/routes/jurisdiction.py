@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from router.api.deps import Dispatcher, SettingsDep
 from router.api.errors import problems
-from router.core.local import LocalError, history, load_topics, set_choice
+from router.core.local import LocalError, history, load_topics, read_state, set_choice
 
 router = APIRouter(tags=["本地职责"])
 
@@ -46,14 +46,10 @@ class HistoryEntry(BaseModel):
 
 
 def _topics(settings: SettingsDep) -> TopicList:
-    from router.core.local import LocalJurisdiction
-
-    local = LocalJurisdiction(settings.local_jurisdiction_path)
-    choices = local.choices()
-    entries = history(settings.local_jurisdiction_path) if settings.local_jurisdiction_path else []
+    state = read_state(settings.local_jurisdiction_path)  # one read of the file
     out = []
     for t in load_topics():
-        c = choices.get(t.id)
+        c = state.choices.get(t.id)
         out.append(
             TopicPublic(
                 topic=t.id,
@@ -65,7 +61,7 @@ def _topics(settings: SettingsDep) -> TopicList:
                 reason=c.reason if c else None,
             )
         )
-    return TopicList(version=max((e["version"] for e in entries), default=0), topics=out)
+    return TopicList(version=state.version, topics=out)
 
 
 @router.get("/jurisdiction", response_model=TopicList)
