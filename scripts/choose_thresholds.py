@@ -13,8 +13,8 @@ check:
    otherwise the best police unit is proposed, with review) and the police-cue gate (below
    this, an outside answer for a text that asks for police business in so many words becomes
    partial, with review): among the pairs that call no more than 4% of police items outside,
-   one that also meets the unit (0.93) and outside (0.87) targets if any does, and of those
-   the one with most units right and outside items flagged;
+   the one with the widest margin on its weakest target (unit 0.93, outside 0.87, called
+   outside 0.04), then the one with most items judged right;
 2. the partial gate (how much outside probability, or how many rule words, make a police item
    partial): the most items whose jurisdiction is judged right, averaged over police items
    (kept police), partial items (called partial) and outside items (flagged);
@@ -66,9 +66,9 @@ def main() -> int:
     th = base.thresholds
     print(f"model {base.version}; {len(real.ids)} real validation messages")
 
-    # 1. the outside floor and the police-cue gate, together: the fewest interventions that
-    #    keep police items from being sent out whole, scored by units right plus outside flagged
-    best2: tuple[float, float, float] | None = None
+    # 1. the outside floor and the police-cue gate, together: the interventions that keep
+    #    police items from being sent out whole, scored by their margins on the targets
+    best2: tuple[tuple[float, float], float, float] | None = None
     for floor in (0.0, 0.4, 0.5, 0.6):
         for cue in (0.0, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95):
             r = replace(base, thresholds=replace(th, outside_floor=floor, cue_outside=cue))
@@ -80,9 +80,15 @@ def main() -> int:
             )
             if m["police_called_outside"] > CALLED_OUTSIDE_LIMIT:
                 continue
-            # meeting every target first, then the most units right and outside items flagged
-            meets = m["unit_accuracy"] >= UNIT_TARGET and m["outside_recall"] >= OUTSIDE_TARGET
-            score = round(m["unit_accuracy"] + m["outside_recall"], 4) + (10.0 if meets else 0.0)
+            # the widest margin on the weakest of the three targets, then the most items judged
+            # right: this set is small and the published proposals are not in it, so a point
+            # that meets a target by one item is worth less than one that clears all with room
+            margins = (
+                m["unit_accuracy"] - UNIT_TARGET,
+                m["outside_recall"] - OUTSIDE_TARGET,
+                CALLED_OUTSIDE_LIMIT - m["police_called_outside"],
+            )
+            score = (round(min(margins), 4), round(m["accuracy"], 4))
             if best2 is None or score > best2[0]:
                 best2 = (score, floor, cue)
     if best2 is not None:
