@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,8 +11,6 @@ import typer
 from router.cli.output import EXIT_INPUT, fail, out, serving_router
 from router.files import os_reason
 from router.settings import get_settings
-
-_JSONL_CHUNK = 4000  # lines routed together: large enough to use both cores, small enough to stream
 
 
 def route(
@@ -30,6 +25,7 @@ def route(
     ] = False,
 ) -> None:
     """为一条建议给出承办单位建议。"""
+    from router.core.jsonl import route_jsonl
     from router.core.routing import route as do_route
     from router.core.suggestion import InputError
 
@@ -38,7 +34,9 @@ def route(
         if text or file or title:
             raise fail("--jsonl 从标准输入读取，不能同时给出正文、--title 或 --file。", EXIT_INPUT)
         router = serving_router(settings)
-        _route_jsonl(router, sys.stdin.buffer, _JSONL_CHUNK)
+        for block in route_jsonl(router, sys.stdin.buffer):
+            sys.stdout.write(block)
+            sys.stdout.flush()
         return
     content = text
     if file is not None:
@@ -59,91 +57,6 @@ def route(
         sys.stdout.write(decision.model_dump_json() + "\n")
     else:
         _print_decision(decision)
-
-
-def _jsonl_items(lines: Any) -> Iterator[tuple[int, tuple[str | None, str | None] | str]]:
-    """Each input line as (title, content), or as the Chinese reason it cannot be read.
-
-    Lines may be bytes (standard input read as such): one that is not UTF-8 is an error of
-    its own, not the end of the input.
-    """
-    from router.core.text import clean_text
-
-    for n, raw in enumerate(lines, 1):
-        if isinstance(raw, bytes):
-            try:
-                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
-            except UnicodeDecodeError:
-                yield n, "不是 UTF-8 编码的文字"
-                continue
-        else:
-            line = raw
-        if not line.strip():
-            yield n, "空行"
-            continue
-        try:
-            obj = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            yield n, f"不是合法的 JSON：{getattr(exc, 'msg', '嵌套过深')}"
-            continue
-        if not isinstance(obj, dict):
-            yield n, "每行应是一个 JSON 对象，含 title 和 content"
-            continue
-        title, content = obj.get("title"), obj.get("content")
-        if not all(v is None or isinstance(v, str) for v in (title, content)):
-            yield n, "title 和 content 必须是字符串"
-            continue
-        try:
-            title = None if title is None else clean_text(title)
-            content = None if content is None else clean_text(content)
-        except ValueError as exc:
-            yield n, str(exc)
-            continue
-        yield n, (title, content)
-
-
-def _route_jsonl(router: Any, stream: Any, chunk: int) -> None:
-    """Route in chunks (output keeps pace with input); large chunks use both cores."""
-    from router.core.routing import route_many_json
-
-    write = sys.stdout.write
-    pending: list[tuple[int, tuple[str | None, str | None] | str]] = []
-    processes = min(2, os.cpu_count() or 1)
-
-    def error(n: int, message: str) -> str:
-        return json.dumps({"line": n, "error": {"message": message}}, ensure_ascii=False)
-
-    def decide(good: list[tuple[str | None, str | None]]) -> list[tuple[bool, str]]:
-        try:
-            return list(route_many_json(router, good, processes if len(good) >= 1000 else 1))
-        except Exception:  # noqa: BLE001 - one line broke the chunk: route them one by one
-            out: list[tuple[bool, str]] = []
-            for item in good:
-                try:
-                    out.extend(route_many_json(router, [item], 1))
-                except Exception as exc:  # noqa: BLE001 - that line's own error object
-                    out.append((False, f"无法分办：{type(exc).__name__}"))
-            return out
-
-    def flush() -> None:
-        good = [item for _, item in pending if not isinstance(item, str)]
-        decided = iter(decide(good))
-        lines = []
-        for n, item in pending:
-            if isinstance(item, str):
-                lines.append(error(n, item))
-                continue
-            ok, payload = next(decided)
-            lines.append(payload if ok else error(n, payload))
-        write("\n".join(lines) + "\n" if lines else "")
-        pending.clear()
-        sys.stdout.flush()
-
-    for n, item in _jsonl_items(stream):
-        pending.append((n, item))
-        if len(pending) >= chunk:
-            flush()
-    flush()
 
 
 def _print_decision(d: Any) -> None:
