@@ -11,7 +11,7 @@ from rich.table import Table
 
 from router.cli.output import EXIT_INPUT, err, fail, out, say, serving_router
 from router.files import os_reason
-from router.settings import Settings, get_settings
+from router.settings import get_settings
 
 
 def batch(
@@ -57,6 +57,7 @@ def batch(
     from router.sheets.batch import BatchOptions, load_input, route_table
     from router.sheets.columns import ColumnError
     from router.sheets.read import TableError
+    from router.sheets.register import register_and_write
     from router.sheets.write import atomic_path, check_output_path, write_output
 
     settings = get_settings()
@@ -137,13 +138,13 @@ def batch(
         with atomic_path(output) as tmp:
             if register:
                 assert session is not None
-                _register_batch(
-                    settings,
+                register_and_write(
+                    settings.db_url,
                     result,
                     session.strip(),
-                    actor,
-                    kind,
-                    lambda: write_output(result, tmp),
+                    actor=actor,
+                    kind=kind,
+                    write=lambda: write_output(result, tmp),
                 )
             else:
                 write_output(result, tmp)
@@ -160,29 +161,6 @@ def batch(
         read=round(read_seconds, 3), write=round(time.perf_counter() - write_started, 3)
     )
     _print_batch_summary(result, output, time.perf_counter() - started)
-
-
-def _register_batch(
-    settings: Settings, result: Any, session: str, actor: str, kind: str, write: Any
-) -> None:
-    """Register and write in one transaction: it commits only once the output is written."""
-    from router.db import make_engine, make_sessionmaker, upgrade
-    from router.ledger import commit_retrying
-    from router.sheets.register import register_rows
-
-    engine = make_engine(settings.db_url)
-    try:
-        upgrade(engine)
-        sessions = make_sessionmaker(engine)
-        with sessions() as db:
-
-            def work() -> None:
-                register_rows(db, result, session, actor=actor, kind=kind)
-                write()
-
-            commit_retrying(db, work)
-    finally:
-        engine.dispose()
 
 
 def _print_batch_summary(result: Any, output: Path, seconds: float) -> None:

@@ -32,21 +32,16 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @contextmanager
 def _db() -> Iterator[Any]:
     """A session on the migrated ledger; commits when the block ends without error."""
-    from router.db import make_engine, make_sessionmaker, upgrade
+    from router.db import open_ledger
     from router.ledger.ops import LedgerError
 
-    engine = make_engine(get_settings().db_url)
-    try:
-        upgrade(engine)
-        with make_sessionmaker(engine)() as db:
-            try:
-                yield db
-                db.commit()
-            except LedgerError as exc:
-                db.rollback()
-                raise _fail(exc.message) from exc
-    finally:
-        engine.dispose()
+    with open_ledger(get_settings().db_url) as db:
+        try:
+            yield db
+            db.commit()
+        except LedgerError as exc:
+            db.rollback()
+            raise _fail(exc.message) from exc
 
 
 def _read_password() -> str:
