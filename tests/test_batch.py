@@ -15,7 +15,7 @@ from router.core.text import prepare
 from router.settings import Settings
 from router.sheets.batch import ADDED_COLUMNS, BatchOptions, BatchResult, load_input, route_table
 from router.sheets.merge import group_similar
-from router.sheets.register import register_rows
+from router.sheets.register import register_and_write, register_rows
 from router.sheets.write import atomic_path, write_output
 from tests.workbooks import HEADER, PROPOSALS, big_ledger, ledger_workbook, save
 
@@ -259,6 +259,34 @@ def test_registration_is_one_idempotent_transaction(
     assert again.registration is not None
     assert (again.registration.created, again.registration.existing) == (0, 9)
     assert _ledger_count(sqlite_url) == 9  # running it twice registers nothing twice
+
+
+def test_register_and_write_commits_only_once_the_output_is_written(
+    router: Router, settings: Settings, ledger: Path, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"  # not migrated yet: register_and_write does it
+    options = BatchOptions.from_settings(settings)
+    table, columns = load_input(ledger, options)
+    result = route_table(router, table, columns, options, keep_decisions=True)
+
+    def broken() -> None:
+        raise OSError("disk full while writing the output")
+
+    with pytest.raises(OSError):
+        register_and_write(url, result, "十七届三次", actor="测试", kind="建议", write=broken)
+    assert _ledger_count(url) == 0  # the output failed: nothing registered
+
+    out = tmp_path / "out.xlsx"
+    register_and_write(
+        url,
+        result,
+        "十七届三次",
+        actor="测试",
+        kind="建议",
+        write=lambda: write_output(result, out),
+    )
+    assert out.exists() and _ledger_count(url) == 9
+    assert result.registration is not None and result.registration.created == 9
 
 
 def test_rows_that_cannot_be_registered_are_listed(

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from router.cli import app
-from router.cli_zh import translate_error
+from router.cli.zh import translate_error
 
 runner = CliRunner()
 

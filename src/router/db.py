@@ -7,6 +7,8 @@ import: the app and the CLI build an engine from their settings.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ __all__ = [
     "head_revision",
     "make_engine",
     "make_sessionmaker",
+    "open_ledger",
     "ping",
     "upgrade",
 ]
@@ -56,6 +59,22 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     # Objects stay readable after commit: handlers build responses from them.
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def open_ledger(url: str) -> Iterator[Session]:
+    """One session on the ledger at ``url``, migrated first; the engine is disposed after.
+
+    For one-shot processes (the command line); the service keeps its engine. Nothing is
+    committed here.
+    """
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        with make_sessionmaker(engine)() as db:
+            yield db
+    finally:
+        engine.dispose()
 
 
 def ping(engine: Engine) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from router.core.suggestion import Decision
@@ -21,6 +22,32 @@ _REG_FIELDS = {
     "deputy_name": "代表姓名",
     "deputy_unit": "代表单位",
 }
+
+
+def register_and_write(
+    db_url: str,
+    result: BatchResult,
+    session_name: str,
+    *,
+    actor: str,
+    kind: str,
+    write: Callable[[], None],
+) -> None:
+    """Register every row and write the output in one transaction on the (migrated) ledger.
+
+    It commits only once ``write`` has written the output, so a failed write registers
+    nothing; a number registered meanwhile by another writer is found on the one retry.
+    """
+    from router.db import open_ledger
+    from router.ledger import commit_retrying
+
+    with open_ledger(db_url) as db:
+
+        def work() -> None:
+            register_rows(db, result, session_name, actor=actor, kind=kind)
+            write()
+
+        commit_retrying(db, work)
 
 
 def register_rows(

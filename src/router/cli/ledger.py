@@ -1,7 +1,7 @@
-"""`router users ...` and `router report`: accounts and the annual report from the command line.
+"""The ledger's commands: `router users …` (accounts), `router report` and `router db upgrade`.
 
-Registered on the main app by :mod:`router.cli`; presentation only, the work is in
-:mod:`router.ledger.accounts` and :mod:`router.reports`.
+Presentation only, the work is in :mod:`router.ledger.accounts`, :mod:`router.reports` and
+:mod:`router.db`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from rich.table import Table
 from router.settings import get_settings
 
 users_app = typer.Typer(help="账号：新建、列出、停用、重置密码、个人令牌。", no_args_is_help=True)
+db_app = typer.Typer(help="台账数据库：结构升级。", no_args_is_help=True)
 err = Console(stderr=True)
 out = Console()
 
@@ -31,21 +32,16 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @contextmanager
 def _db() -> Iterator[Any]:
     """A session on the migrated ledger; commits when the block ends without error."""
-    from router.db import make_engine, make_sessionmaker, upgrade
+    from router.db import open_ledger
     from router.ledger.ops import LedgerError
 
-    engine = make_engine(get_settings().db_url)
-    try:
-        upgrade(engine)
-        with make_sessionmaker(engine)() as db:
-            try:
-                yield db
-                db.commit()
-            except LedgerError as exc:
-                db.rollback()
-                raise _fail(exc.message) from exc
-    finally:
-        engine.dispose()
+    with open_ledger(get_settings().db_url) as db:
+        try:
+            yield db
+            db.commit()
+        except LedgerError as exc:
+            db.rollback()
+            raise _fail(exc.message) from exc
 
 
 def _read_password() -> str:
@@ -204,3 +200,21 @@ def report(
     sheet.write_bytes(ledger_xlsx(f))
     out.print(f"{f.session}：共 {f.total} 件。{f.unit_sentence()}")
     out.print(f"报告已写入 {output}，一览表已写入 {sheet}。")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """把台账数据库结构升级到最新版本（服务启动时也会自动升级）。"""
+    from sqlalchemy.engine import make_url
+
+    from router.db import current_revision, make_engine, upgrade
+
+    settings = get_settings()
+    engine = make_engine(settings.db_url)
+    try:
+        upgrade(engine)
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    where = make_url(settings.db_url).render_as_string(hide_password=True)
+    out.print(f"台账数据库 {where} 已是最新结构（{revision}）。")
