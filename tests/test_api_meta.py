@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -66,6 +67,15 @@ def test_the_page_and_its_files_are_served_with_a_strict_policy(client: AppClien
     assert r.headers["x-content-type-options"] == "nosniff"
     for name in ("app.js", "app.css"):
         assert client.get(f"/static/{name}").status_code == 200
+
+
+def test_every_page_loads_the_shared_helpers_before_its_scripts(client: AppClient) -> None:
+    # static/common.js defines window.routerPage, which login.js and every view script use
+    for page in ("/", "/inbox", "/office"):
+        scripts = re.findall(r'<script src="/static/([\w.]+)" defer>', client.get(page).text)
+        assert scripts[:2] == ["common.js", "login.js"], page
+        for name in scripts:
+            assert client.get(f"/static/{name}").status_code == 200, name
 
 
 def test_openapi_documents_the_api(client: AppClient) -> None:

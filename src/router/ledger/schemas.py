@@ -6,7 +6,7 @@ Validation messages are Chinese: the API shows them to the dispatcher as they ar
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -22,6 +22,18 @@ from router.core.text import clean_text, normalize
 from router.labels import LabelSet, load_labels
 
 INT_MAX = 2**31 - 1  # the ledger's integer columns (PostgreSQL integer) hold no more
+
+_Schema = TypeVar("_Schema", bound=BaseModel)
+
+
+def from_row(schema: type[_Schema], row: object, **computed: Any) -> _Schema:
+    """``schema`` filled from ``row``'s attributes of the same names, and from ``computed``.
+
+    For a response that is mostly one row plus a few derived or joined values; a schema
+    that is the row's columns alone uses ``model_validate(row, from_attributes=True)``.
+    """
+    values = {name: getattr(row, name) for name in schema.model_fields if name not in computed}
+    return schema.model_validate(values | computed)
 
 
 def _key(value: Any) -> Any:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from router.labels import load_labels
 from router.ledger.models import EVALUATIONS, KINDS, OPEN_STATUSES, STATUSES, Proposal
 from router.ledger.ops import query_text
-from router.ledger.schemas import OverdueItem, Stats, UnitStats
+from router.ledger.schemas import OverdueItem, Stats, UnitStats, from_row
 
 _SATISFIED = ("满意", "基本满意")
 
@@ -58,16 +58,7 @@ def ledger_stats(
     departments = Counter(d for r in decided for d in r.referral_departments)
     overdue = sorted(
         (
-            OverdueItem(
-                id=r.id,
-                number=r.number,
-                session=r.session,
-                title=r.title,
-                lead_unit=r.lead_unit,
-                status=r.status,
-                due_on=r.due_on,
-                days_overdue=(today - r.due_on).days,
-            )
+            from_row(OverdueItem, r, days_overdue=(today - r.due_on).days)
             for r in rows
             if r.status in OPEN_STATUSES and r.due_on is not None and r.due_on < today
         ),

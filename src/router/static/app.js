@@ -2,25 +2,11 @@
 // Plain DOM: every text from the server or the user is set with textContent, never as HTML.
 "use strict";
 
-const API = "/api/v1";
 const OUT = "__outside__";
 const state = { units: null, decision: null, text: "", proposal: null, stale: false, timezone: "Asia/Shanghai" };
 
-const $ = (id) => document.getElementById(id);
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) {
-    if (child !== null && child !== undefined) node.append(child); // strings become text nodes
-  }
-  return node;
-}
+// static/common.js's helpers, global here because ledger.js and desk.js use them too
+const { API, $, el, say } = routerPage;
 
 const pct = (x) => `${Math.round(x * 100)}%`;
 
@@ -38,33 +24,15 @@ function shownTime(iso) {
 }
 const dispatcher = () => (localStorage.getItem("router.dispatcher") || "").trim();
 
-function say(id, text, kind = "") {
-  const node = $(id);
-  node.textContent = text;
-  node.className = `msg ${kind}`;
-}
-
 // -- API ------------------------------------------------------------------------------------
+// write: the saved token and the dispatcher's name go along (the ledger records who decided)
 async function api(method, path, body, write = false) {
-  const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (write) {
-    const token = sessionStorage.getItem("router.token");
-    if (token) headers.Authorization = `Bearer ${token}`;
-    if (dispatcher()) headers["X-Dispatcher"] = encodeURIComponent(dispatcher());
-  }
-  const res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  let data = null;
-  try { data = await res.json(); } catch (_) { data = null; }
-  if (!res.ok) {
-    let message = (data && typeof data.detail === "string") ? data.detail : `请求失败（${res.status}）`;
-    if (res.status === 401) message += " 请在右上角填写访问令牌。";
-    const error = new Error(message);
-    error.status = res.status;
-    error.data = data;
+  try {
+    return await routerPage.call(method, path, body, write ? { who: dispatcher() } : {});
+  } catch (error) {
+    if (error.status === 401) error.message += " 请在右上角填写访问令牌。";
     throw error;
   }
-  return data;
 }
 
 // -- setup ----------------------------------------------------------------------------------

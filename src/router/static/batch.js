@@ -3,16 +3,12 @@
 "use strict";
 
 (() => {
-  const $ = (id) => document.getElementById(id);
+  const { $ } = routerPage;
   const form = $("batch-form");
   if (!form) return;
   let lastUrl = null;
 
-  function say(text, kind = "") {
-    const node = $("batch-msg");
-    node.textContent = text;
-    node.className = `msg ${kind}`;
-  }
+  const say = (text, kind) => routerPage.say("batch-msg", text, kind);
 
   function fileName(res) {
     const header = res.headers.get("Content-Disposition") || "";
@@ -79,10 +75,7 @@
     if (register) {
       url = "/api/v1/batch/register";
       body.append("session", session);
-      const token = sessionStorage.getItem("router.token");
-      const who = (localStorage.getItem("router.dispatcher") || "").trim();
-      if (token) headers.Authorization = `Bearer ${token}`;
-      if (who) headers["X-Dispatcher"] = encodeURIComponent(who);
+      routerPage.credentials(headers, (localStorage.getItem("router.dispatcher") || "").trim());
     }
     const button = $("btn-batch");
     const link = $("batch-download");

@@ -3,38 +3,8 @@
 "use strict";
 
 (function () {
-  const API = "/api/v1";
-  const $ = (id) => document.getElementById(id);
+  const { API, $, el, say, call } = routerPage;
   const state = { items: [], chosen: null, me: null };
-
-  function el(tag, props = {}, ...children) {
-    const n = document.createElement(tag);
-    for (const [k, v] of Object.entries(props)) {
-      if (k === "class") n.className = v;
-      else if (k === "text") n.textContent = v;
-      else if (k.startsWith("on")) n.addEventListener(k.slice(2), v);
-      else n.setAttribute(k, v);
-    }
-    for (const c of children) if (c !== null && c !== undefined) n.append(c);
-    return n;
-  }
-
-  function say(id, text, kind = "") {
-    $(id).textContent = text;
-    $(id).className = `msg ${kind}`;
-  }
-
-  async function call(method, path, body, form) {
-    const headers = { Accept: "application/json" };
-    let payload;
-    if (form) payload = form;
-    else if (body !== undefined) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
-    const res = await fetch(API + path, { method, headers, body: payload });
-    let data = null;
-    try { data = await res.json(); } catch (_) { data = null; }
-    if (!res.ok) throw new Error((data && typeof data.detail === "string") ? data.detail : `请求失败（${res.status}）`);
-    return data;
-  }
 
   function deadline(item) {
     const cell = el("td", { text: item.due_on || "—" });
@@ -159,7 +129,7 @@
       if (!file) { say("d-msg", "请先选择答复文件（.docx 或 .pdf）。", "error"); return; }
       const form = new FormData();
       form.append("file", file);
-      act(() => call("POST", `/inbox/${state.chosen}/reply`, undefined, form), "答复已上传，本件已答复。");
+      act(() => call("POST", `/inbox/${state.chosen}/reply`, undefined, { form }), "答复已上传，本件已答复。");
     });
   }
 

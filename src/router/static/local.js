@@ -3,39 +3,13 @@
 "use strict";
 
 (() => {
-  const $ = (id) => document.getElementById(id);
+  const { $, cell } = routerPage;
   const tab = $("tab-local");
   const view = $("view-local");
   if (!tab || !view) return;
 
-  function headers(json) {
-    const h = json ? { "Content-Type": "application/json" } : {};
-    const token = sessionStorage.getItem("router.token");
-    const who = ($("dispatcher") && $("dispatcher").value.trim()) || "";
-    if (token) h.Authorization = `Bearer ${token}`;
-    if (who) h["X-Dispatcher"] = encodeURIComponent(who);
-    return h;
-  }
-
-  function say(text, kind = "") {
-    $("j-msg").textContent = text;
-    $("j-msg").className = `msg ${kind}`;
-  }
-
-  function cell(row, content) {
-    const td = document.createElement("td");
-    if (content instanceof Node) td.appendChild(content);
-    else td.textContent = content == null ? "" : String(content);
-    row.appendChild(td);
-    return td;
-  }
-
-  async function call(url, init) {
-    const res = await fetch(url, init);
-    const body = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(typeof body.detail === "string" ? body.detail : `请求失败（${res.status}）`);
-    return body;
-  }
+  const say = (text, kind) => routerPage.say("j-msg", text, kind);
+  const call = (method, path, body) => routerPage.call(method, path, body, { who: routerPage.typedName() });
 
   function when(iso) {
     if (!iso) return "";
@@ -47,11 +21,7 @@
     const handler = select.value || null;
     say("正在保存……");
     try {
-      await call(`/api/v1/jurisdiction/${encodeURIComponent(topic)}`, {
-        method: "PUT",
-        headers: headers(true),
-        body: JSON.stringify({ handler, reason: reason.value.trim() }),
-      });
+      await call("PUT", `/jurisdiction/${encodeURIComponent(topic)}`, { handler, reason: reason.value.trim() });
       await load();
       say(handler ? `已设为由 ${handler} 承办；此后的分办建议按此设定。` : "已取消本地设定，此类事项恢复提示人工复核。", "ok");
     } catch (err) {
@@ -63,8 +33,8 @@
     let data, history;
     try {
       [data, history] = await Promise.all([
-        call("/api/v1/jurisdiction", { headers: headers(false) }),
-        call("/api/v1/jurisdiction/history", { headers: headers(false) }),
+        call("GET", "/jurisdiction"),
+        call("GET", "/jurisdiction/history"),
       ]);
     } catch (err) {
       say(err.message, "error");

@@ -5,7 +5,7 @@
 "use strict";
 
 (function () {
-  const API = "/api/v1";
+  const { API, el: node } = routerPage;  // static/common.js, loaded before this
   const SAFE = ["GET", "HEAD", "OPTIONS"];
   const ROLE_HOME = { "承办单位经办人": "/inbox" };
 
@@ -27,17 +27,6 @@
     }
     return plainFetch(input, init);
   };
-
-  function node(tag, props, ...children) {
-    const n = document.createElement(tag);
-    for (const [k, v] of Object.entries(props || {})) {
-      if (k === "text") n.textContent = v;
-      else if (k === "class") n.className = v;
-      else n.setAttribute(k, v);
-    }
-    for (const c of children) if (c) n.append(c);
-    return n;
-  }
 
   function badge(me) {
     const place = document.getElementById("account") || document.querySelector(".top");

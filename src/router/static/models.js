@@ -4,45 +4,20 @@
 "use strict";
 
 (() => {
-  const $ = (id) => document.getElementById(id);
+  const { $, cell } = routerPage;
   const tab = $("tab-models");
   const view = $("view-models");
   if (!tab || !view) return;
   const STATES = { serving: "服务中", pending: "待审批", held: "暂扣", served: "曾服务", registered: "已登记" };
 
-  function headers() {
-    const h = {};
-    const token = sessionStorage.getItem("router.token");
-    const who = ($("dispatcher") && $("dispatcher").value.trim()) || "";
-    if (token) h.Authorization = `Bearer ${token}`;
-    if (who) h["X-Dispatcher"] = encodeURIComponent(who);
-    return h;
-  }
-
-  function say(text, kind = "") {
-    $("m-msg").textContent = text;
-    $("m-msg").className = `msg ${kind}`;
-  }
-
-  function cell(row, text) {
-    const td = document.createElement("td");
-    td.textContent = text == null ? "" : String(text);
-    row.appendChild(td);
-    return td;
-  }
-
-  async function get(url) {
-    const res = await fetch(url, { headers: headers() });
-    const body = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(typeof body.detail === "string" ? body.detail : `请求失败（${res.status}）`);
-    return body;
-  }
+  const say = (text, kind) => routerPage.say("m-msg", text, kind);
+  const get = (path) => routerPage.call("GET", path, undefined, { who: routerPage.typedName() });
 
   async function showReport(version) {
     $("m-report-title").textContent = `重训练报告 ${version}`;
     $("m-report").textContent = "正在读取……";
     try {
-      const body = await get(`/api/v1/admin/models/${encodeURIComponent(version)}/report`);
+      const body = await get(`/admin/models/${encodeURIComponent(version)}/report`);
       $("m-report").textContent = body.markdown;
     } catch (err) {
       $("m-report").textContent = err.message;
@@ -53,7 +28,7 @@
     say("正在读取……");
     let data;
     try {
-      data = await get("/api/v1/admin/models");
+      data = await get("/admin/models");
     } catch (err) {
       say(err.message, "error");
       return;
@@ -95,15 +70,6 @@
     if (first && first.has_report) showReport(first.version);
   }
 
-  for (const t of document.querySelectorAll(".tab")) {
-    t.addEventListener("click", () => {
-      const mine = t === tab;
-      view.hidden = !mine;
-      if (mine) {
-        for (const other of document.querySelectorAll(".tab")) other.classList.toggle("active", other === tab);
-        for (const id of ["view-route", "view-ledger"]) if ($(id)) $(id).hidden = true;
-        load();
-      }
-    });
-  }
+  // app.js switches the views (data-view); this view reads the registry each time it is shown
+  tab.addEventListener("click", load);
 })();

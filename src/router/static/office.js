@@ -3,36 +3,8 @@
 "use strict";
 
 (function () {
-  const API = "/api/v1";
-  const $ = (id) => document.getElementById(id);
+  const { API, $, el, say, call } = routerPage;
   const state = { me: null, units: {} };
-
-  function el(tag, props = {}, ...children) {
-    const n = document.createElement(tag);
-    for (const [k, v] of Object.entries(props)) {
-      if (k === "class") n.className = v;
-      else if (k === "text") n.textContent = v;
-      else if (k.startsWith("on")) n.addEventListener(k.slice(2), v);
-      else n.setAttribute(k, v);
-    }
-    for (const c of children) if (c !== null && c !== undefined) n.append(c);
-    return n;
-  }
-
-  function say(id, text, kind = "") {
-    $(id).textContent = text;
-    $(id).className = `msg ${kind}`;
-  }
-
-  async function call(method, path, body) {
-    const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    let data = null;
-    try { data = await res.json(); } catch (_) { data = null; }
-    if (!res.ok) throw new Error((data && typeof data.detail === "string") ? data.detail : `请求失败（${res.status}）`);
-    return data;
-  }
 
   const local = (iso) => new Date(iso).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false }).slice(0, -3);
   const office = () => state.me.role === "分办人员" || state.me.role === "管理员";

@@ -21,6 +21,7 @@ from router.api.deps import (
 from router.api.errors import problems
 from router.ledger import accounts
 from router.ledger.accounts import Account, User
+from router.ledger.schemas import from_row
 
 router = APIRouter(tags=["账号"])
 Role = Literal["分办人员", "承办单位经办人", "审核领导", "管理员"]
@@ -53,6 +54,8 @@ class UserCreate(_In):
 
 
 class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # a User row's columns as they are
+
     id: int
     name: str
     role: str
@@ -71,6 +74,8 @@ class TokenCreate(_In):
 
 
 class TokenPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # an ApiToken row's columns as they are
+
     id: int
     label: str
     created_at: datetime
@@ -79,22 +84,6 @@ class TokenPublic(BaseModel):
 
 class TokenCreated(TokenPublic):
     token: str = Field(description="令牌本身，只显示这一次")
-
-
-def _public(u: User) -> UserPublic:
-    return UserPublic(
-        id=u.id,
-        name=u.name,
-        role=u.role,
-        unit=u.unit,
-        active=u.active,
-        created_by=u.created_by,
-        created_at=u.created_at,
-    )
-
-
-def _token(t: accounts.ApiToken) -> TokenPublic:
-    return TokenPublic(id=t.id, label=t.label, created_at=t.created_at, revoked_at=t.revoked_at)
 
 
 @router.post("/auth/login", response_model=Me, responses=problems(400, 401, 422, 429))
@@ -161,13 +150,13 @@ def create_token(
     """为自己发放一个个人访问令牌（只显示一次；数据库只存其 SHA-256）。"""
     token, plain = accounts.create_token(db, user, body.label)
     db.commit()
-    return TokenCreated(**_token(token).model_dump(), token=plain)
+    return from_row(TokenCreated, token, token=plain)
 
 
 @router.get("/auth/tokens", response_model=list[TokenPublic], responses=problems(401, 403))
 def list_tokens(db: DbDep, user: Annotated[User, Depends(_user)]) -> list[TokenPublic]:
     """自己的个人令牌。"""
-    return [_token(t) for t in accounts.list_tokens(db, user)]
+    return [TokenPublic.model_validate(t) for t in accounts.list_tokens(db, user)]
 
 
 @router.delete(
@@ -177,7 +166,7 @@ def revoke_token(token_id: RowId, db: DbDep, user: Annotated[User, Depends(_user
     """撤销自己的一个令牌，立即失效。"""
     token = accounts.revoke_token(db, token_id, owner=user)
     db.commit()
-    return _token(token)
+    return TokenPublic.model_validate(token)
 
 
 # -- users (管理员; ROUTER_API_TOKEN only for the first administrator) -----------------------
@@ -205,13 +194,13 @@ def add_user(body: UserCreate, db: DbDep, who: AdminOrBootstrap) -> UserCreated:
         db, body.name, body.role, unit=body.unit, password=password, actor=who.name
     )
     db.commit()
-    return UserCreated(**_public(user).model_dump(), password=password if generated else None)
+    return from_row(UserCreated, user, password=password if generated else None)
 
 
 @router.get("/users", response_model=list[UserPublic], responses=problems(401, 403))
 def list_users(db: DbDep, _who: AdminOrBootstrap) -> list[UserPublic]:
     """全部账号。"""
-    return [_public(u) for u in accounts.list_users(db)]
+    return [UserPublic.model_validate(u) for u in accounts.list_users(db)]
 
 
 class UserChange(_In):
@@ -236,4 +225,4 @@ def change_user(name: str, body: UserChange, db: DbDep, who: AdminOrBootstrap) -
         password = accounts.new_password()
         user = accounts.reset_password(db, name, password)
     db.commit()
-    return UserCreated(**_public(user).model_dump(), password=password)
+    return from_row(UserCreated, user, password=password)

@@ -26,7 +26,7 @@ from router.ledger.desk import (
     undo_decision,
 )
 from router.ledger.export import write_ledger
-from router.ledger.schemas import INT_MAX, Evaluation, Status
+from router.ledger.schemas import INT_MAX, Evaluation, Status, from_row
 
 router = APIRouter(tags=["台账"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -175,19 +175,8 @@ def _precedent(m: Match) -> Precedent:
     p = m.proposal
     decided = p.decided_at is not None
     unit = (p.lead_unit or "转出") if decided else (p.suggested_unit or "转出")
-    return Precedent(
-        id=p.id,
-        number=p.number,
-        session=p.session,
-        title=p.title,
-        deputy_name=p.deputy_name,
-        unit=unit,
-        decided=decided,
-        status=p.status,  # type: ignore[arg-type]
-        evaluation=p.evaluation,  # type: ignore[arg-type]
-        score=m.score,
-        words=m.words,
-        places=m.places,
+    return from_row(
+        Precedent, p, unit=unit, decided=decided, score=m.score, words=m.words, places=m.places
     )
 
 

@@ -20,6 +20,7 @@ from router.ledger import cycle
 from router.ledger.accounts import UNIT_ROLE, Account
 from router.ledger.assign import Assignment
 from router.ledger.ops import InvalidError, days_overdue, get_proposal
+from router.ledger.schemas import from_row
 from router.ledger.workdays import add_workdays
 
 router = APIRouter(tags=["承办单位"])
@@ -42,7 +43,13 @@ class OpinionIn(_In):
     opinion: str = Field(min_length=1, max_length=5000, description="会办意见（交主办单位）")
 
 
-class RequestPublic(BaseModel):
+class _Row(BaseModel):
+    """A response that is a ledger row's columns as they are."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class RequestPublic(_Row):
     id: int
     proposal_id: int
     unit: str
@@ -56,7 +63,7 @@ class RequestPublic(BaseModel):
     decision_note: str | None
 
 
-class ReplyPublic(BaseModel):
+class ReplyPublic(_Row):
     id: int
     unit: str
     filename: str
@@ -68,7 +75,7 @@ class ReplyPublic(BaseModel):
     return_note: str | None
 
 
-class AssignmentPublic(BaseModel):
+class AssignmentPublic(_Row):
     unit: str
     role: str
     assigned_on: date
@@ -111,22 +118,6 @@ class Inbox(BaseModel):
     items: list[InboxItem]
 
 
-def req_public(r: cycle.UnitRequest) -> RequestPublic:
-    return RequestPublic(
-        id=r.id,
-        proposal_id=r.proposal_id,
-        unit=r.unit,
-        kind=r.kind,
-        reason=r.reason,
-        until=r.until,
-        status=r.status,
-        requested_by=r.requested_by,
-        requested_at=r.requested_at,
-        decided_by=r.decided_by,
-        decision_note=r.decision_note,
-    )
-
-
 def _unit(who: Account) -> str:
     if who.role != UNIT_ROLE or who.unit is None:
         raise HTTPException(403, "收件箱仅限承办单位经办人；督查室请用“督办”页。")
@@ -145,16 +136,11 @@ def inbox(
         soon = None
     rows = cycle.inbox(db, unit, window=settings.return_window_workdays, open_only=open)
     items = [
-        InboxItem(
-            id=r.proposal.id,
-            number=r.proposal.number,
-            session=r.proposal.session,
-            title=r.proposal.title,
-            deputy_name=r.proposal.deputy_name,
+        from_row(
+            InboxItem,
+            r.proposal,
             role=r.assignment.role,
-            status=r.proposal.status,
             assigned_on=r.assignment.assigned_on,
-            due_on=r.proposal.due_on,
             days_overdue=days_overdue(r.proposal, today),
             due_soon=bool(
                 soon
@@ -165,7 +151,6 @@ def inbox(
             signed_at=r.assignment.signed_at,
             return_window_ends=r.return_ends,
             pending=list(r.pending),
-            version=r.proposal.version,
         )
         for r in rows
     ]
@@ -182,32 +167,11 @@ def cycle_of(proposal_id: RowId, db: DbDep, who: CurrentAccount) -> CyclePublic:
     return CyclePublic(
         proposal_id=proposal_id,
         assignments=[
-            AssignmentPublic(
-                unit=a.unit,
-                role=a.role,
-                assigned_on=a.assigned_on,
-                signed_at=a.signed_at,
-                signed_by=a.signed_by,
-                opinion=a.opinion,
-                opinion_by=a.opinion_by,
-            )
+            AssignmentPublic.model_validate(a)
             for a in sorted(rows, key=lambda a: (a.role != "主办", a.id))
         ],
-        requests=[req_public(r) for r in cycle.requests_of(db, proposal_id)],
-        replies=[
-            ReplyPublic(
-                id=r.id,
-                unit=r.unit,
-                filename=r.filename,
-                size=r.size,
-                sha256=r.sha256,
-                status=r.status,
-                uploaded_by=r.uploaded_by,
-                uploaded_at=r.uploaded_at,
-                return_note=r.return_note,
-            )
-            for r in cycle.replies_of(db, proposal_id)
-        ],
+        requests=[RequestPublic.model_validate(r) for r in cycle.requests_of(db, proposal_id)],
+        replies=[ReplyPublic.model_validate(r) for r in cycle.replies_of(db, proposal_id)],
         key_supervision=proposal_id in cycle.key_items(db),
     )
 
@@ -242,7 +206,7 @@ def ask_return(
         db, proposal_id, who, body.reason, window=settings.return_window_workdays, today=today
     )
     db.commit()
-    return req_public(r)
+    return RequestPublic.model_validate(r)
 
 
 @router.post(
@@ -257,7 +221,7 @@ def ask_extension(
     """主办单位申请延期（写明理由和延至日期），由督查室审批。"""
     r = cycle.ask_extension(db, proposal_id, who, body.reason, body.until)
     db.commit()
-    return req_public(r)
+    return RequestPublic.model_validate(r)
 
 
 @router.post("/inbox/{proposal_id}/opinion", response_model=Done, responses=_WRITE)
@@ -292,17 +256,7 @@ def upload_reply(
         db, proposal_id, who, file.filename or "", data, max_bytes=limit, today=today
     )
     db.commit()
-    return ReplyPublic(
-        id=r.id,
-        unit=r.unit,
-        filename=r.filename,
-        size=r.size,
-        sha256=r.sha256,
-        status=r.status,
-        uploaded_by=r.uploaded_by,
-        uploaded_at=r.uploaded_at,
-        return_note=r.return_note,
-    )
+    return ReplyPublic.model_validate(r)
 
 
 @router.get("/replies/{reply_id}", response_class=Response, responses=problems(401, 404))

@@ -19,7 +19,7 @@ from router.labels import load_labels
 from router.ledger import cycle
 from router.ledger.models import Proposal
 from router.ledger.ops import days_overdue
-from router.ledger.schemas import INT_MAX
+from router.ledger.schemas import INT_MAX, from_row
 from router.ledger.workdays import add_workdays
 
 router = APIRouter(tags=["督办"])
@@ -105,33 +105,15 @@ class NoticeRequest(_In):
 
 
 def _notice(n: cycle.SupervisionNotice) -> NoticePublic:
-    return NoticePublic(
-        id=n.id,
-        unit=n.unit,
-        created_by=n.created_by,
-        created_at=n.created_at,
-        items=len(n.items),
-        filename=n.filename,
-        sha256=n.sha256,
-    )
+    return from_row(NoticePublic, n, items=len(n.items))
 
 
 @router.get("/office/requests", response_model=list[PendingRequest], responses=problems(401, 403))
 def pending(db: DbDep, _who: Reader) -> list[PendingRequest]:
     """待审批的退办和延期申请。"""
     return [
-        PendingRequest(
-            id=r.id,
-            proposal_id=p.id,
-            number=p.number,
-            title=p.title,
-            unit=r.unit,
-            kind=r.kind,
-            reason=r.reason,
-            until=r.until,
-            due_on=p.due_on,
-            requested_by=r.requested_by,
-            requested_at=r.requested_at,
+        from_row(
+            PendingRequest, r, proposal_id=p.id, number=p.number, title=p.title, due_on=p.due_on
         )
         for r, p in cycle.pending_requests(db)
     ]
@@ -175,18 +157,8 @@ def _supervision(db: DbDep, today: date, settings_soon: int) -> Supervision:
     names = {u.label: u.unit for u in labels.units}
 
     def item(p: Proposal) -> DueItem:
-        assert p.due_on is not None
-        return DueItem(
-            id=p.id,
-            number=p.number,
-            session=p.session,
-            title=p.title,
-            lead_unit=p.lead_unit,
-            status=p.status,
-            due_on=p.due_on,
-            days_overdue=days_overdue(p, today),
-            key_supervision=p.id in keys,
-            version=p.version,
+        return from_row(
+            DueItem, p, days_overdue=days_overdue(p, today), key_supervision=p.id in keys
         )
 
     units = []
