@@ -14,6 +14,7 @@ import pytest
 
 from router.core import text
 from router.core.scorer import KeyIndex, Scorer, ScorerError, gram_key
+from router.learn.export import scorer_from_fitted
 from router.learn.fit import ModelConfig, TextModel
 
 
@@ -115,7 +116,7 @@ def test_unsupported_pipelines_are_refused(corpus: pd.DataFrame) -> None:
     )
     pipe.fit(list(corpus["text"][:100]), list(corpus["label"][:100]))
     with pytest.raises(ScorerError, match="unsupported vectorizer"):
-        Scorer.from_fitted(pipe)
+        scorer_from_fitted(pipe)
 
 
 def test_serving_imports_neither_scikit_learn_nor_pandas(trained_home: Path) -> None:

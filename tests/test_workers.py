@@ -18,31 +18,34 @@ from router.core.routing import Decision, InputError, Router, route_many
 from tests.conftest import require_or_skip
 
 
-def _double(x: int) -> int:
+def _double(state: int, x: int, tick: Any) -> int:
     if x < 0:
         raise ValueError("negative")
-    return 2 * x
+    tick(1)
+    return state * x
 
 
 def test_a_worker_runs_its_function_and_reports_failures() -> None:
-    worker = Worker(_double)
+    worker = Worker(2)  # forked holding its state: 2
+    ticks: list[int] = []
     try:
-        worker.send(21)
-        assert worker.receive() == 42
-        worker.send(-1)
+        worker.send(_double, 21)
+        assert worker.receive(ticks.append) == 42
+        assert ticks == [1]
+        worker.send(_double, -1)
         with pytest.raises(WorkerError, match="ValueError: negative"):
             worker.receive()
-        worker.send(5)  # still serving after a failure
+        worker.send(_double, 5)  # still serving after a failure
         assert worker.receive() == 10
         with pytest.raises(WorkerError, match="cannot take"):
-            worker.send(lambda: 1)  # cannot be pickled: nothing was written
-        worker.send(4)
+            worker.send(_double, lambda: 1)  # cannot be pickled: nothing was written
+        worker.send(_double, 4)
         assert worker.receive() == 8
         os.kill(worker.process.pid or 0, signal.SIGKILL)
         worker.process.join(timeout=5)
         assert not worker.alive()
         with pytest.raises(WorkerError):
-            worker.send(1)
+            worker.send(_double, 1)
             worker.receive()
     finally:
         worker.close()
@@ -65,12 +68,12 @@ def mine(router: Router) -> Router:
     """The shipped model under an identity of its own: workers forked for this test."""
     if not workers.can_fork():
         require_or_skip("this process has other threads: route_many does not fork here")
-    routing.close_workers()
+    workers.close_workers()
     return dataclasses.replace(router)
 
 
 def _pids() -> list[int | None]:
-    return [w.process.pid for w in routing._POOL._workers]
+    return [w.process.pid for w in workers.POOL._workers]
 
 
 def test_workers_are_kept_for_the_next_batch_and_replaced_for_another_router(
@@ -86,7 +89,7 @@ def test_workers_are_kept_for_the_next_batch_and_replaced_for_another_router(
     assert _pids() == pids  # the same process served again
     other = dataclasses.replace(router)
     route_many(other, items, processes=2)
-    assert routing._POOL._owner is other and _pids() != pids
+    assert workers.POOL._owner is other and _pids() != pids
 
 
 def test_a_worker_that_died_between_batches_is_replaced(
@@ -94,11 +97,11 @@ def test_a_worker_that_died_between_batches_is_replaced(
 ) -> None:
     items = _items(corpus)
     route_many(mine, items, processes=2)
-    for w in routing._POOL._workers:
+    for w in workers.POOL._workers:
         os.kill(w.process.pid or 0, signal.SIGKILL)
         w.process.join(timeout=5)
     assert _plain(route_many(mine, items, processes=2)) == _plain(route_many(router, items))
-    assert all(w.alive() for w in routing._POOL._workers)
+    assert all(w.alive() for w in workers.POOL._workers)
 
 
 def test_a_worker_failing_mid_batch_has_its_share_routed_here(
@@ -107,7 +110,7 @@ def test_a_worker_failing_mid_batch_has_its_share_routed_here(
     items = _items(corpus)
     calls: list[int] = []
 
-    def broken(self: Worker) -> object:
+    def broken(self: Worker, tick: object = None) -> object:
         calls.append(1)
         raise WorkerError("lost on the way")
 
@@ -152,4 +155,4 @@ def test_a_forked_child_leaves_its_parents_workers_alone(
     assert ours.recv() == len(items)
     child.join(timeout=30)
     assert child.exitcode == 0
-    assert _pids() == pids and all(w.alive() for w in routing._POOL._workers)
+    assert _pids() == pids and all(w.alive() for w in workers.POOL._workers)
