@@ -156,3 +156,118 @@ def test_a_forked_child_leaves_its_parents_workers_alone(
     child.join(timeout=30)
     assert child.exitcode == 0
     assert _pids() == pids and all(w.alive() for w in workers.POOL._workers)
+
+
+def _squares(state: int, share: list[int], tick: Any, offset: int = 0) -> list[int]:
+    out = []
+    for x in share:
+        out.append(state * x * x + offset)
+        tick(1)
+    return out
+
+
+def _monotone_to(calls: list[tuple[int, int]], total: int) -> None:
+    done = [d for d, _ in calls]
+    assert calls[0] == (0, total) and calls[-1] == (total, total)
+    assert all(t == total for _, t in calls)
+    assert done == sorted(done) and len(set(done)) == len(done)
+
+
+def test_split_gives_the_serial_results_and_progress_up_to_the_total() -> None:
+    if not workers.can_fork():
+        require_or_skip("this process has other threads: split does not fork here")
+    workers.close_workers()
+    items = list(range(101))
+    want = _squares(3, items, lambda _n: None, 7)
+    for processes in (1, 2, 3):
+        calls: list[tuple[int, int]] = []
+        own, others = workers.split(
+            _squares,
+            items,
+            processes,
+            state=3,
+            local=_squares,
+            args=(7,),
+            cost=[1 + x % 5 for x in items],
+            progress=lambda d, t: calls.append((d, t)),  # noqa: B023
+        )
+        assert [*own, *(x for share in others for x in share)] == want
+        assert len(others) == processes - 1
+        _monotone_to(calls, len(items))
+    workers.close_workers()
+
+
+def test_split_runs_here_when_no_worker_can_be_had(monkeypatch: pytest.MonkeyPatch) -> None:
+    workers.close_workers()
+    monkeypatch.setattr(workers, "can_fork", lambda: False)
+    calls: list[tuple[int, int]] = []
+    own, others = workers.split(
+        _squares,
+        list(range(10)),
+        2,
+        state=2,
+        local=_squares,
+        progress=lambda d, t: calls.append((d, t)),
+    )
+    assert own == _squares(2, list(range(10)), lambda _n: None) and others == []
+    _monotone_to(calls, 10)
+
+
+def test_route_many_reports_progress_serial_and_forked(
+    mine: Router, router: Router, corpus: pd.DataFrame
+) -> None:
+    items = _items(corpus, 1200)  # more than one scoring chunk per process
+    serial_calls: list[tuple[int, int]] = []
+    serial = _plain(route_many(router, items, progress=lambda d, t: serial_calls.append((d, t))))
+    _monotone_to(serial_calls, len(items))
+    assert len(serial_calls) >= 4  # 0, then each chunk of 512
+    calls: list[tuple[int, int]] = []
+    forked = route_many(mine, items, processes=2, progress=lambda d, t: calls.append((d, t)))
+    assert _plain(forked) == serial
+    assert len(workers.POOL._workers) == 1
+    _monotone_to(calls, len(items))
+    assert len(calls) > 3
+
+
+def test_route_items_forked_gives_the_serial_decisions_texts_and_tokens(
+    mine: Router, router: Router, corpus: pd.DataFrame
+) -> None:
+    from router.core.routing import route_items
+    from router.core.text import prepare, tokenize
+
+    items = _items(corpus, 80)
+    serial = route_items(router, items)
+    forked = route_items(mine, items, processes=2, chunk=7)
+    assert len(workers.POOL._workers) == 1
+    assert [(_plain([r.result]), r.text, r.tokens) for r in forked] == [
+        (_plain([r.result]), r.text, r.tokens) for r in serial
+    ]
+    assert _plain([r.result for r in serial]) == _plain(route_many(router, items))
+    for (title, content), r in zip(items, serial, strict=True):
+        if isinstance(r.result, Decision):
+            assert r.text == prepare(title, content) and r.tokens == tokenize(r.text)
+        else:
+            assert r.text == "" and r.tokens == []
+
+
+def test_kept_workers_serve_a_process_that_has_other_threads_since(
+    mine: Router, router: Router, corpus: pd.DataFrame
+) -> None:
+    import threading
+
+    items = _items(corpus)
+    route_many(mine, items, processes=2)  # forked while this process has one thread
+    pids = _pids()
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)  # a progress bar's refresh thread, say
+    thread.start()
+    try:
+        assert not workers.can_fork()
+        calls: list[tuple[int, int]] = []
+        got = route_many(mine, items, processes=2, progress=lambda d, t: calls.append((d, t)))
+        assert _plain(got) == _plain(route_many(router, items))
+        assert _pids() == pids  # the kept worker served; nothing was forked
+        _monotone_to(calls, len(items))
+    finally:
+        stop.set()
+        thread.join()
