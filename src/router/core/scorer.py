@@ -251,6 +251,7 @@ class Scorer:
         if self.weights.shape != (self.n_features, len(self.classes)):
             raise ScorerError("weights do not match the vocabulary and classes")
         self.reference = reference
+        self._transposed: tuple[sparse.csr_matrix, sparse.csr_matrix] | None = None
 
     def with_reference(self, texts: Sequence[str]) -> Scorer:
         """Keep the training texts' word rows, so that :meth:`familiarity` can tell how far a
@@ -264,12 +265,19 @@ class Scorer:
         if self.reference is None or self.reference.shape[0] == 0:
             return None
         rows = _unit_rows(x[:, : self.word_features])
-        sims = (rows @ self.reference.T).tocsr()
+        sims = (rows @ self._reference_columns(self.reference)).tocsr()
         best = np.zeros(rows.shape[0])
         nz = np.diff(sims.indptr) > 0
         if nz.any():
             best[nz] = np.maximum.reduceat(sims.data, sims.indptr[:-1][nz])
         return best
+
+    def _reference_columns(self, ref: sparse.csr_matrix) -> sparse.csr_matrix:
+        """The training rows transposed, as the product needs them: made once per reference
+        rather than on every call, which cost several milliseconds for one text."""
+        if self._transposed is None or self._transposed[0] is not ref:
+            self._transposed = (ref, sparse.csr_matrix(ref.T))
+        return self._transposed[1]
 
     def _fresh_lookup(self) -> dict[str, int]:
         """Token -> id (>= 1); other tokens are added as seen: 0 kept, -1 dropped."""
