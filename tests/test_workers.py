@@ -51,6 +51,12 @@ def test_a_worker_runs_its_function_and_reports_failures() -> None:
         worker.close()
 
 
+def _close_workers() -> None:
+    """Start from no kept workers (they would otherwise end with this process)."""
+    with workers.POOL.lock:
+        workers.POOL.close()
+
+
 def _items(corpus: pd.DataFrame, n: int = 60) -> list[tuple[str | None, str | None]]:
     items: list[tuple[str | None, str | None]] = list(
         zip(corpus["title"][:n], corpus["content"][:n], strict=True)
@@ -68,7 +74,7 @@ def mine(router: Router) -> Router:
     """The shipped model under an identity of its own: workers forked for this test."""
     if not workers.can_fork():
         require_or_skip("this process has other threads: route_many does not fork here")
-    workers.close_workers()
+    _close_workers()
     return dataclasses.replace(router)
 
 
@@ -176,7 +182,7 @@ def _monotone_to(calls: list[tuple[int, int]], total: int) -> None:
 def test_split_gives_the_serial_results_and_progress_up_to_the_total() -> None:
     if not workers.can_fork():
         require_or_skip("this process has other threads: split does not fork here")
-    workers.close_workers()
+    _close_workers()
     items = list(range(101))
     want = _squares(3, items, lambda _n: None, 7)
     for processes in (1, 2, 3):
@@ -194,11 +200,11 @@ def test_split_gives_the_serial_results_and_progress_up_to_the_total() -> None:
         assert [*own, *(x for share in others for x in share)] == want
         assert len(others) == processes - 1
         _monotone_to(calls, len(items))
-    workers.close_workers()
+    _close_workers()
 
 
 def test_split_runs_here_when_no_worker_can_be_had(monkeypatch: pytest.MonkeyPatch) -> None:
-    workers.close_workers()
+    _close_workers()
     monkeypatch.setattr(workers, "can_fork", lambda: False)
     calls: list[tuple[int, int]] = []
     own, others = workers.split(

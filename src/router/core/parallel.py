@@ -180,12 +180,6 @@ class WarmPool:
 POOL = WarmPool()  # the process's workers, kept for the next batch of the same owner
 
 
-def close_workers() -> None:
-    """End the kept workers now (they also end with this process)."""
-    with POOL.lock:
-        POOL.close()
-
-
 def split(
     work: Callable[..., _R],
     items: Sequence[_I],

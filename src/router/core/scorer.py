@@ -1,7 +1,7 @@
 """The fitted model's arithmetic on plain arrays: what serving loads instead of scikit-learn.
 
-Training fits scikit-learn's TF-IDF vectorizers and linear models (:mod:`router.learn.fit`). A
-prediction needs only their n-gram vocabularies, idf, weights and calibration, kept here as
+Training fits scikit-learn's TF-IDF vectorizers and linear models (:mod:`router.learn.fit`),
+read into a scorer by :mod:`router.learn.export`. A prediction needs only their n-gram vocabularies, idf, weights and calibration, kept here as
 numpy arrays in one ``.npz`` file that loads without pickle and without importing
 scikit-learn, so a process that routes starts in a fraction of the time and memory.
 
@@ -12,21 +12,16 @@ one sort. Tests prove the features and probabilities equal scikit-learn's.
 
 from __future__ import annotations
 
-import io
-import json
 import re
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
-from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
 from router.core.text import kept, raw_tokens
 
-FORMAT = 1
 BITS = 21  # a code point (plus one) or a token id fits in 21 bits, three of them in 63
 _SHIFT = np.uint64(BITS)
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
@@ -456,131 +451,6 @@ class Scorer:
         ):
             out[i].append((term(c), w))
         return out
-
-    # -- storing ----------------------------------------------------------------------------
-    def save(self, path: Path) -> None:
-        meta = {
-            "format": FORMAT,
-            "classes": list(self.classes),
-            "departments": list(self.departments),
-            "parts": [
-                {
-                    "kind": p.kind,
-                    "lo": p.lo,
-                    "hi": p.hi,
-                    "sublinear": p.sublinear,
-                    "lowercase": p.lowercase,
-                }
-                for p in self.parts
-            ],
-            "sigmoid": self.sigmoid is not None,
-        }
-        arrays: dict[str, np.ndarray] = {
-            "meta": np.frombuffer(json.dumps(meta, ensure_ascii=False).encode(), np.uint8),
-            "tokens": np.frombuffer("\n".join(self.tokens).encode(), np.uint8),
-            "weights": self.weights,
-            "intercept": self.intercept,
-            "dept_rows": self.dept_rows,
-            "dept_weights": self.dept_weights,
-            "dept_intercept": np.asarray(self.dept_intercept, dtype=np.float64),
-        }
-        for i, p in enumerate(self.parts):
-            arrays[f"keys{i}"] = p.keys
-            arrays[f"idf{i}"] = p.idf
-        if self.sigmoid is not None:
-            arrays["sigmoid_a"], arrays["sigmoid_b"] = self.sigmoid
-        if self.reference is not None:
-            ref = self.reference
-            arrays["ref_data"] = ref.data.astype(np.float32)
-            arrays["ref_indices"] = ref.indices.astype(np.int32)
-            arrays["ref_indptr"] = ref.indptr.astype(np.int64)
-        with path.open("wb") as fh:
-            np.savez_compressed(fh, allow_pickle=False, **arrays)
-
-    @classmethod
-    def load(cls, source: Path | bytes) -> Scorer:
-        """Read a scorer file (or its bytes, as checksummed); plain arrays only, so a damaged
-        or hostile file cannot run code, and every shape is checked before it serves."""
-        try:
-            with (
-                io.BytesIO(source) if isinstance(source, bytes) else source.open("rb") as fh,
-                np.load(fh, allow_pickle=False) as data,
-            ):
-                arrays = {name: data[name] for name in data.files}
-            meta = json.loads(arrays["meta"].tobytes().decode())
-            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-                raise ScorerError(f"unknown scorer format {meta.get('format')!r}")
-            raw_tokens = arrays["tokens"].tobytes().decode()
-            parts = [
-                Part(
-                    kind=spec["kind"],
-                    lo=int(spec["lo"]),
-                    hi=int(spec["hi"]),
-                    keys=arrays[f"keys{i}"],
-                    idf=arrays[f"idf{i}"].astype(np.float64),
-                    sublinear=bool(spec["sublinear"]),
-                    lowercase=bool(spec["lowercase"]),
-                )
-                for i, spec in enumerate(meta["parts"])
-            ]
-            reference = None
-            if "ref_indptr" in arrays:
-                indptr = arrays["ref_indptr"]
-                reference = sparse.csr_matrix(
-                    (arrays["ref_data"], arrays["ref_indices"], indptr),
-                    shape=(indptr.size - 1, sum(p.keys.size for p in parts if p.kind == "word")),
-                )
-            scorer = cls(
-                classes=meta["classes"],
-                tokens=raw_tokens.split("\n") if raw_tokens else [],
-                parts=parts,
-                weights=arrays["weights"],
-                intercept=arrays["intercept"],
-                sigmoid=(arrays["sigmoid_a"], arrays["sigmoid_b"]) if meta["sigmoid"] else None,
-                departments=meta["departments"],
-                dept_rows=arrays["dept_rows"],
-                dept_weights=arrays["dept_weights"],
-                dept_intercept=arrays["dept_intercept"],
-                reference=reference,
-            )
-            scorer._check()
-            return scorer
-        except (
-            OSError,
-            ValueError,
-            KeyError,
-            TypeError,
-            AttributeError,
-            IndexError,
-            zipfile.BadZipFile,
-        ) as exc:
-            name = "bytes" if isinstance(source, bytes) else source.name
-            raise ScorerError(f"cannot read scorer {name}: {exc}") from exc
-
-    def _check(self) -> None:
-        """Every array the shape the others imply: a bad file fails here, not on a request."""
-        c, d = len(self.classes), len(self.departments)
-        bad = [p.kind for p in self.parts if p.idf.shape != p.keys.shape]
-        if self.intercept.shape != (c,):
-            bad.append("intercept")
-        if self.sigmoid is not None and any(v.shape != (c,) for v in self.sigmoid):
-            bad.append("sigmoid")
-        rows = self.dept_rows
-        if rows.size and (rows.min() < 0 or rows.max() >= self.n_features):
-            bad.append("dept_rows")
-        if self.dept_weights.shape != (rows.size, d) or np.shape(self.dept_intercept) != (d,):
-            bad.append("departments")
-        ref = self.reference
-        if ref is not None and (
-            ref.indptr[0] != 0
-            or ref.indptr[-1] != ref.data.size
-            or np.any(np.diff(ref.indptr) < 0)
-            or ref.data.size != ref.indices.size
-            or (ref.indices.size and (ref.indices.min() < 0 or ref.indices.max() >= ref.shape[1]))
-        ):
-            bad.append("reference")
-        if bad:
-            raise ScorerError(f"arrays of the wrong shape: {', '.join(bad)}")
 
 
 def _unit_rows(x: sparse.csr_matrix) -> sparse.csr_matrix:
