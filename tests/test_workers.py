@@ -242,9 +242,15 @@ def test_route_items_forked_gives_the_serial_decisions_texts_and_tokens(
     from router.core.text import prepare, tokenize
 
     items = _items(corpus, 80)
+    items[70] = ("过长", "字" * (router.thresholds.max_chars + 1))  # in the worker's share
     serial = route_items(router, items)
     forked = route_items(mine, items, processes=2, chunk=7)
     assert len(workers.POOL._workers) == 1
+    kinds = [r.result.kind if isinstance(r.result, InputError) else "" for r in forked]
+    assert kinds.count("too_long") == 1 and kinds.count("empty") == 1
+    assert kinds == [r.result.kind if isinstance(r.result, InputError) else "" for r in serial]
+    plain = route_many(mine, items, processes=2)
+    assert [r.kind if isinstance(r, InputError) else "" for r in plain] == kinds
     assert [(_plain([r.result]), r.text, r.tokens) for r in forked] == [
         (_plain([r.result]), r.text, r.tokens) for r in serial
     ]

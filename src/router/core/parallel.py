@@ -213,30 +213,32 @@ def split(
                 shown[0] = done
                 progress(done, total)
 
-    def ticker(key: int, poll: Sequence[Worker] = ()) -> Tick:
+    def ticker(key: int, poll: Sequence[tuple[int, Worker]] = ()) -> Tick:
+        """Count a share's items done; the local share's ticks also read the workers'."""
+
         def tick(done: int) -> None:
             counts[key] = counts.get(key, 0) + done
-            for k, w in enumerate(poll, start=1):
+            for k, w in poll:
                 w.poll(ticker(k))
             show()
 
         return tick
 
-    show()
-    if processes < 2 or total < 2:
+    def alone() -> tuple[_L, list[_R]]:
         result = local(state, items, ticker(0), *args)
         counts[0] = total
         show()
         return result, []
+
+    show()
+    if processes < 2 or total < 2:
+        return alone()
     with POOL.lock:
         workers = POOL.get(state, processes - 1)
         bounds = _bounds(total, len(workers) + 1, cost)
         workers = workers[: len(bounds) - 2]
         if not workers:
-            result = local(state, items, ticker(0), *args)
-            counts[0] = total
-            show()
-            return result, []
+            return alone()
         spans = list(zip(bounds[1:-1], bounds[2:], strict=True))
         unread: list[Worker] = []
         try:
@@ -246,7 +248,8 @@ def split(
                     unread.append(worker)
                 except WorkerError:
                     pass
-            own = local(state, items[: bounds[1]], ticker(0, unread), *args)
+            sent = [(k, w) for k, w in enumerate(workers, start=1) if w in unread]
+            own = local(state, items[: bounds[1]], ticker(0, sent), *args)
             counts[0] = bounds[1]
             show()
             others: list[_R] = []

@@ -144,7 +144,7 @@ def route_many(
     if not _forks(items, processes):
         return _route_here(router, items, _ticks(progress, len(items)))[0]
     own, others = split(
-        _json_share,
+        _wire_share,
         items,
         processes,
         state=router,
@@ -153,11 +153,7 @@ def route_many(
         progress=progress,
     )
     with paused(len(items)):
-        rebuilt = [
-            Decision.model_validate_json(p) if ok else InputError(p)
-            for share in others
-            for ok, p in share
-        ]
+        rebuilt = [_revive(*r) for share in others for r in share]
     return [*own, *rebuilt]
 
 
@@ -202,13 +198,9 @@ def route_items(
     )
     with paused(len(items)):
         rebuilt = [
-            Routed(
-                Decision.model_validate_json(p) if ok else InputError(p),
-                text,
-                words.split("\n") if words else [],
-            )
+            Routed(_revive(ok, payload, kind), text, words.split("\n") if words else [])
             for share in others
-            for ok, p, text, words in share
+            for ok, payload, kind, text, words in share
         ]
     return [*own, *rebuilt]
 
@@ -258,6 +250,28 @@ def _json_share(
     return _as_json(_route_here(router, items, tick)[0])
 
 
+_Wired = tuple[bool, str, str]  # (decided, its JSON or the error's message, the error's kind)
+
+
+def _wired(results: Sequence[Decision | InputError]) -> list[_Wired]:
+    return [
+        (True, r.model_dump_json(), "") if isinstance(r, Decision) else (False, str(r), r.kind)
+        for r in results
+    ]
+
+
+def _revive(ok: bool, payload: str, kind: str) -> Decision | InputError:
+    if ok:
+        return Decision.model_validate_json(payload)
+    return InputError(payload, "too_long" if kind == "too_long" else "empty")
+
+
+def _wire_share(
+    router: Router, items: Sequence[tuple[str | None, str | None]], tick: Tick
+) -> list[_Wired]:
+    return _wired(_route_here(router, items, tick)[0])
+
+
 def _routed_share(
     router: Router,
     items: Sequence[tuple[str | None, str | None]],
@@ -272,12 +286,12 @@ def _items_share(
     items: Sequence[tuple[str | None, str | None]],
     tick: Tick,
     chunk: int | None = None,
-) -> list[tuple[bool, str, str, str]]:
+) -> list[tuple[bool, str, str, str, str]]:
     results, texts, tokens = _route_here(router, items, tick, True, chunk)
     assert tokens is not None
     return [
-        (ok, payload, text, "\n".join(words))
-        for (ok, payload), text, words in zip(_as_json(results), texts, tokens, strict=True)
+        (*wired, text, "\n".join(words))
+        for wired, text, words in zip(_wired(results), texts, tokens, strict=True)
     ]
 
 
