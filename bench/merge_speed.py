@@ -145,9 +145,7 @@ def main() -> None:
         )
         print(f"previous implementation: {old_time:.3f} s, {len(old)} groups")
         for processes in dict.fromkeys((1, cores)):
-            t_rows, rows = best_of(
-                args.repeat, lambda p=processes: tfidf_rows(texts, words=True, processes=p)
-            )
+            t_rows, rows = best_of(args.repeat, lambda: tfidf_rows(texts, words=True))
             t_pairs, pairs = best_of(
                 args.repeat,
                 lambda p=processes, m=rows: cosine_pair_arrays(

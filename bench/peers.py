@@ -43,7 +43,9 @@ def npz_size(model: Any) -> int:
     """The router's artifact as the registry writes it (model.npz)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.npz"
-        model.scorer.save(path)
+        from router.core import artifact
+
+        artifact.save(model.scorer, path)
         return path.stat().st_size
 
 

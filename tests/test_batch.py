@@ -211,6 +211,37 @@ def test_two_processes_give_the_same_table(router: Router, ledger: Path) -> None
     assert a.problems == b.problems
 
 
+def test_progress_and_kept_decisions_are_the_same_on_two_processes(
+    router: Router, ledger: Path
+) -> None:
+    one = BatchOptions(chunk=3)
+    two = BatchOptions(chunk=3, workers=2, parallel_min_rows=1)
+    table, columns = load_input(ledger, one)
+    seen: dict[int, list[tuple[int, int]]] = {1: [], 2: []}
+    results = {
+        k: route_table(
+            router,
+            table,
+            columns,
+            opts,
+            lambda d, t, k=k: seen[k].append((d, t)),  # type: ignore[misc]
+            keep_decisions=True,
+        )
+        for k, opts in ((1, one), (2, two))
+    }
+    a, b = results[1], results[2]
+    pd.testing.assert_frame_equal(a.frame, b.frame)
+    assert [d.model_dump() if d else None for d in a.decisions] == [
+        d.model_dump() if d else None for d in b.decisions
+    ]
+    assert a.texts == b.texts and len(a.texts) == a.total
+    assert all(bool(t) == (r is not None) for t, r in zip(a.texts, a.routed, strict=True))
+    for calls in seen.values():
+        done = [d for d, _ in calls]
+        assert done == sorted(done) and calls[-1][0] == calls[-1][1] == calls[0][1]
+        assert calls[0][0] == 0 and len(calls) > 2
+
+
 # -- registration ---------------------------------------------------------------------------
 def _ledger_count(url: str) -> int:
     from sqlalchemy import func, select

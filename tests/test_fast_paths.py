@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from router.core import text
-from router.core.routing import Decision, InputError, Router, route, route_many
+from router.core.routing import Decision, InputError, Router, route, route_items, route_many
 from router.learn.fit import ModelConfig, TextModel
 
 
@@ -167,12 +167,18 @@ def test_routing_can_hand_over_the_tokens_it_segmented(
         zip(corpus["title"][:30], corpus["content"][:30], strict=True)
     )
     items[3] = ("", "")
-    words: list[list[str]] = []
-    results = route_many(router, items, words_out=words)
+    routed = route_items(router, items)
+    words = [r.tokens for r in routed]
+    results = [r.result for r in routed]
     assert len(words) == len(items) and words[3] == [] and isinstance(results[3], InputError)
-    for (title, content), got in zip(items, words, strict=True):
+    assert routed[3].text == ""
+    for (title, content), got, item in zip(items, words, routed, strict=True):
         if title or content:
             assert got == text.tokenize(text.prepare(title, content))
+            assert item.text == text.prepare(title, content)
+    assert [r.model_dump() if isinstance(r, Decision) else str(r) for r in results] == [
+        r.model_dump() if isinstance(r, Decision) else str(r) for r in route_many(router, items)
+    ]
 
 
 @pytest.mark.parametrize("where", ["last", "first"])

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from router.core import text
-from router.core.scorer import KeyIndex, Scorer, ScorerError, gram_key
+from router.core import artifact, text
+from router.core.scorer import KeyIndex, ScorerError, gram_key
+from router.learn.export import scorer_from_fitted
 from router.learn.fit import ModelConfig, TextModel
 
 
@@ -60,8 +61,8 @@ def test_a_saved_scorer_loads_back_with_the_same_figures(
     fitted: TextModel, corpus: pd.DataFrame, tmp_path: Path
 ) -> None:
     path = tmp_path / "model.npz"
-    fitted.scorer.save(path)
-    loaded = Scorer.load(path)
+    artifact.save(fitted.scorer, path)
+    loaded = artifact.load(path)
     texts = [*corpus["text"][:200], "", "x", "完全无关的词语组合"]
     x_a, x_b = fitted.scorer.transform(texts), loaded.transform(texts)
     assert (x_a != x_b).nnz == 0
@@ -99,10 +100,10 @@ def test_a_file_that_is_not_a_scorer_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "model.npz"
     bad.write_bytes(b"not a zip at all")
     with pytest.raises(ScorerError):
-        Scorer.load(bad)
+        artifact.load(bad)
     np.savez(bad, meta=np.frombuffer(b'{"format": 99}', np.uint8))
     with pytest.raises(ScorerError, match="format"):
-        Scorer.load(bad)
+        artifact.load(bad)
 
 
 def test_unsupported_pipelines_are_refused(corpus: pd.DataFrame) -> None:
@@ -115,7 +116,7 @@ def test_unsupported_pipelines_are_refused(corpus: pd.DataFrame) -> None:
     )
     pipe.fit(list(corpus["text"][:100]), list(corpus["label"][:100]))
     with pytest.raises(ScorerError, match="unsupported vectorizer"):
-        Scorer.from_fitted(pipe)
+        scorer_from_fitted(pipe)
 
 
 def test_serving_imports_neither_scikit_learn_nor_pandas(trained_home: Path) -> None:
@@ -192,12 +193,12 @@ def test_a_scorer_with_arrays_of_the_wrong_shape_is_refused_on_load(
     fitted: TextModel, tmp_path: Path, damage: dict[str, np.ndarray]
 ) -> None:
     path = tmp_path / "model.npz"
-    fitted.scorer.save(path)
+    artifact.save(fitted.scorer, path)
     with np.load(path) as data:
         arrays = {k: data[k] for k in data.files}
     arrays.update(damage)
     np.savez(path, **arrays)  # type: ignore[arg-type]
     with pytest.raises(ScorerError):
-        Scorer.load(path)
+        artifact.load(path)
     with pytest.raises(ScorerError):
-        Scorer.load(path.read_bytes())
+        artifact.load(path.read_bytes())

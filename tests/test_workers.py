@@ -18,34 +18,43 @@ from router.core.routing import Decision, InputError, Router, route_many
 from tests.conftest import require_or_skip
 
 
-def _double(x: int) -> int:
+def _double(state: int, x: int, tick: Any) -> int:
     if x < 0:
         raise ValueError("negative")
-    return 2 * x
+    tick(1)
+    return state * x
 
 
 def test_a_worker_runs_its_function_and_reports_failures() -> None:
-    worker = Worker(_double)
+    worker = Worker(2)  # forked holding its state: 2
+    ticks: list[int] = []
     try:
-        worker.send(21)
-        assert worker.receive() == 42
-        worker.send(-1)
+        worker.send(_double, 21)
+        assert worker.receive(ticks.append) == 42
+        assert ticks == [1]
+        worker.send(_double, -1)
         with pytest.raises(WorkerError, match="ValueError: negative"):
             worker.receive()
-        worker.send(5)  # still serving after a failure
+        worker.send(_double, 5)  # still serving after a failure
         assert worker.receive() == 10
         with pytest.raises(WorkerError, match="cannot take"):
-            worker.send(lambda: 1)  # cannot be pickled: nothing was written
-        worker.send(4)
+            worker.send(_double, lambda: 1)  # cannot be pickled: nothing was written
+        worker.send(_double, 4)
         assert worker.receive() == 8
         os.kill(worker.process.pid or 0, signal.SIGKILL)
         worker.process.join(timeout=5)
         assert not worker.alive()
         with pytest.raises(WorkerError):
-            worker.send(1)
+            worker.send(_double, 1)
             worker.receive()
     finally:
         worker.close()
+
+
+def _close_workers() -> None:
+    """Start from no kept workers (they would otherwise end with this process)."""
+    with workers.POOL.lock:
+        workers.POOL.close()
 
 
 def _items(corpus: pd.DataFrame, n: int = 60) -> list[tuple[str | None, str | None]]:
@@ -65,12 +74,12 @@ def mine(router: Router) -> Router:
     """The shipped model under an identity of its own: workers forked for this test."""
     if not workers.can_fork():
         require_or_skip("this process has other threads: route_many does not fork here")
-    routing.close_workers()
+    _close_workers()
     return dataclasses.replace(router)
 
 
 def _pids() -> list[int | None]:
-    return [w.process.pid for w in routing._POOL._workers]
+    return [w.process.pid for w in workers.POOL._workers]
 
 
 def test_workers_are_kept_for_the_next_batch_and_replaced_for_another_router(
@@ -86,7 +95,7 @@ def test_workers_are_kept_for_the_next_batch_and_replaced_for_another_router(
     assert _pids() == pids  # the same process served again
     other = dataclasses.replace(router)
     route_many(other, items, processes=2)
-    assert routing._POOL._owner is other and _pids() != pids
+    assert workers.POOL._owner is other and _pids() != pids
 
 
 def test_a_worker_that_died_between_batches_is_replaced(
@@ -94,11 +103,11 @@ def test_a_worker_that_died_between_batches_is_replaced(
 ) -> None:
     items = _items(corpus)
     route_many(mine, items, processes=2)
-    for w in routing._POOL._workers:
+    for w in workers.POOL._workers:
         os.kill(w.process.pid or 0, signal.SIGKILL)
         w.process.join(timeout=5)
     assert _plain(route_many(mine, items, processes=2)) == _plain(route_many(router, items))
-    assert all(w.alive() for w in routing._POOL._workers)
+    assert all(w.alive() for w in workers.POOL._workers)
 
 
 def test_a_worker_failing_mid_batch_has_its_share_routed_here(
@@ -107,7 +116,7 @@ def test_a_worker_failing_mid_batch_has_its_share_routed_here(
     items = _items(corpus)
     calls: list[int] = []
 
-    def broken(self: Worker) -> object:
+    def broken(self: Worker, tick: object = None) -> object:
         calls.append(1)
         raise WorkerError("lost on the way")
 
@@ -152,4 +161,125 @@ def test_a_forked_child_leaves_its_parents_workers_alone(
     assert ours.recv() == len(items)
     child.join(timeout=30)
     assert child.exitcode == 0
-    assert _pids() == pids and all(w.alive() for w in routing._POOL._workers)
+    assert _pids() == pids and all(w.alive() for w in workers.POOL._workers)
+
+
+def _squares(state: int, share: list[int], tick: Any, offset: int = 0) -> list[int]:
+    out = []
+    for x in share:
+        out.append(state * x * x + offset)
+        tick(1)
+    return out
+
+
+def _monotone_to(calls: list[tuple[int, int]], total: int) -> None:
+    done = [d for d, _ in calls]
+    assert calls[0] == (0, total) and calls[-1] == (total, total)
+    assert all(t == total for _, t in calls)
+    assert done == sorted(done) and len(set(done)) == len(done)
+
+
+def test_split_gives_the_serial_results_and_progress_up_to_the_total() -> None:
+    if not workers.can_fork():
+        require_or_skip("this process has other threads: split does not fork here")
+    _close_workers()
+    items = list(range(101))
+    want = _squares(3, items, lambda _n: None, 7)
+    for processes in (1, 2, 3):
+        calls: list[tuple[int, int]] = []
+        own, others = workers.split(
+            _squares,
+            items,
+            processes,
+            state=3,
+            local=_squares,
+            args=(7,),
+            cost=[1 + x % 5 for x in items],
+            progress=lambda d, t: calls.append((d, t)),  # noqa: B023
+        )
+        assert [*own, *(x for share in others for x in share)] == want
+        assert len(others) == processes - 1
+        _monotone_to(calls, len(items))
+    _close_workers()
+
+
+def test_split_runs_here_when_no_worker_can_be_had(monkeypatch: pytest.MonkeyPatch) -> None:
+    _close_workers()
+    monkeypatch.setattr(workers, "can_fork", lambda: False)
+    calls: list[tuple[int, int]] = []
+    own, others = workers.split(
+        _squares,
+        list(range(10)),
+        2,
+        state=2,
+        local=_squares,
+        progress=lambda d, t: calls.append((d, t)),
+    )
+    assert own == _squares(2, list(range(10)), lambda _n: None) and others == []
+    _monotone_to(calls, 10)
+
+
+def test_route_many_reports_progress_serial_and_forked(
+    mine: Router, router: Router, corpus: pd.DataFrame
+) -> None:
+    items = _items(corpus, 1200)  # more than one scoring chunk per process
+    serial_calls: list[tuple[int, int]] = []
+    serial = _plain(route_many(router, items, progress=lambda d, t: serial_calls.append((d, t))))
+    _monotone_to(serial_calls, len(items))
+    assert len(serial_calls) >= 4  # 0, then each chunk of 512
+    calls: list[tuple[int, int]] = []
+    forked = route_many(mine, items, processes=2, progress=lambda d, t: calls.append((d, t)))
+    assert _plain(forked) == serial
+    assert len(workers.POOL._workers) == 1
+    _monotone_to(calls, len(items))
+    assert len(calls) > 3
+
+
+def test_route_items_forked_gives_the_serial_decisions_texts_and_tokens(
+    mine: Router, router: Router, corpus: pd.DataFrame
+) -> None:
+    from router.core.routing import route_items
+    from router.core.text import prepare, tokenize
+
+    items = _items(corpus, 80)
+    items[70] = ("过长", "字" * (router.thresholds.max_chars + 1))  # in the worker's share
+    serial = route_items(router, items)
+    forked = route_items(mine, items, processes=2, chunk=7)
+    assert len(workers.POOL._workers) == 1
+    kinds = [r.result.kind if isinstance(r.result, InputError) else "" for r in forked]
+    assert kinds.count("too_long") == 1 and kinds.count("empty") == 1
+    assert kinds == [r.result.kind if isinstance(r.result, InputError) else "" for r in serial]
+    plain = route_many(mine, items, processes=2)
+    assert [r.kind if isinstance(r, InputError) else "" for r in plain] == kinds
+    assert [(_plain([r.result]), r.text, r.tokens) for r in forked] == [
+        (_plain([r.result]), r.text, r.tokens) for r in serial
+    ]
+    assert _plain([r.result for r in serial]) == _plain(route_many(router, items))
+    for (title, content), r in zip(items, serial, strict=True):
+        if isinstance(r.result, Decision):
+            assert r.text == prepare(title, content) and r.tokens == tokenize(r.text)
+        else:
+            assert r.text == "" and r.tokens == []
+
+
+def test_kept_workers_serve_a_process_that_has_other_threads_since(
+    mine: Router, router: Router, corpus: pd.DataFrame
+) -> None:
+    import threading
+
+    items = _items(corpus)
+    route_many(mine, items, processes=2)  # forked while this process has one thread
+    pids = _pids()
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)  # a progress bar's refresh thread, say
+    thread.start()
+    try:
+        assert not workers.can_fork()
+        calls: list[tuple[int, int]] = []
+        got = route_many(mine, items, processes=2, progress=lambda d, t: calls.append((d, t)))
+        assert _plain(got) == _plain(route_many(router, items))
+        assert _pids() == pids  # the kept worker served; nothing was forked
+        _monotone_to(calls, len(items))
+    finally:
+        stop.set()
+        thread.join()

@@ -7,18 +7,16 @@ should look: low confidence, a close second, or rules and model that disagree.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import yaml
 
 from router.core.local import CONTESTED, LocalJurisdiction, LocalMatch
-from router.core.parallel import WarmPool, Worker, WorkerError, can_fork, paused
+from router.core.parallel import Progress, Tick, paused, split
 from router.core.rules import PoliceCues, RuleBook, RuleHit, load_cues
 from router.core.scorer import Scorer
 from router.core.suggestion import (
@@ -109,7 +107,7 @@ def route(router: Router, title: str | None, content: str | None = None) -> Deci
 def route_text(router: Router, text: str) -> Decision:
     """Route a text already prepared and checked (:func:`check_text`), so that a caller that
     also needs the text prepares it once."""
-    return _decide_many(router, [text])[0]
+    return _decide_many(router, [text])[0][0]
 
 
 def _as_json(results: Sequence[Decision | InputError]) -> list[tuple[bool, str]]:
@@ -118,66 +116,45 @@ def _as_json(results: Sequence[Decision | InputError]) -> list[tuple[bool, str]]
     ]
 
 
-_POOL = WarmPool()  # route_many's forked workers, kept for the next batch of the same router
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """One item of a batch: its decision (or why it was refused), the text the model read
+    (empty when refused) and that text's tokens (:func:`router.core.text.tokenize`), which
+    并案 and registering use instead of preparing and segmenting the text again."""
+
+    result: Decision | InputError
+    text: str
+    tokens: list[str]
 
 
-def close_workers() -> None:
-    """End the workers :func:`route_many` keeps (they also end with this process)."""
-    with _POOL.lock:
-        _POOL.close()
+def route_many(
+    router: Router,
+    items: Sequence[tuple[str | None, str | None]],
+    processes: int = 1,
+    *,
+    progress: Progress | None = None,
+) -> list[Decision | InputError]:
+    """Route many proposals with one vectorisation; a bad item yields its error in place.
 
-
-def _route_json(
-    router: Router, items: list[tuple[str | None, str | None]]
-) -> list[tuple[bool, str]]:
-    """In a worker: route items, each result as JSON or an error message."""
-    return _as_json(route_many(router, items, processes=1))
-
-
-def _route_forked(
-    router: Router, items: Sequence[tuple[str | None, str | None]], processes: int
-) -> tuple[list[Decision | InputError], list[tuple[bool, str]]]:
-    """The first share in this process, the rest in workers: (own results, the others' as JSON).
-
-    Shares are equal in characters, not rows: time grows with length, and a ledger's long
-    proposals may well sit together. A worker that fails has its share done here.
+    ``processes`` > 1 splits a large batch over that many processes, this one and warm
+    forked workers (:func:`router.core.parallel.split`: same results; about 1.6 times the
+    rows per second on two cores for 5,000 items); where no worker can be had it runs here.
+    ``progress(done, total)`` follows every process.
     """
-    n = len(items)
-    ends = np.cumsum([len(t or "") + len(c or "") + 20 for t, c in items])  # 20: per-row work
-    per = float(ends[-1]) / processes
-    cuts = np.searchsorted(ends, [per * k for k in range(1, processes)])
-    # every process gets at least one row, however long the last rows are
-    bounds = sorted({0, *(min(int(c) + 1, n - 1) for c in cuts), n})
-    own = bounds[1]
-    spans = list(zip(bounds[1:-1], bounds[2:], strict=True))
-    with _POOL.lock:
-        workers = _POOL.get(router, len(spans), functools.partial(_route_json, router))
-        unread: list[Worker] = []
-        try:
-            for worker, (lo, hi) in zip(workers, spans, strict=True):
-                try:
-                    worker.send(list(items[lo:hi]))
-                    unread.append(worker)
-                except WorkerError:
-                    pass
-            results = route_many(router, items[:own], processes=1)
-            others: list[tuple[bool, str]] = []
-            for worker, (lo, hi) in zip(workers, spans, strict=True):
-                reply = None
-                if worker in unread:
-                    try:
-                        reply = worker.receive()
-                    except WorkerError:
-                        pass
-                    unread.remove(worker)
-                if reply is None:
-                    _POOL.discard([worker])
-                    reply = _as_json(route_many(router, items[lo:hi], processes=1))
-                others += reply
-        except BaseException:
-            _POOL.discard(unread)  # their replies would come to the next batch
-            raise
-    return results, others
+    if not _forks(items, processes):
+        return _route_here(router, items, _ticks(progress, len(items)))[0]
+    own, others = split(
+        _wire_share,
+        items,
+        processes,
+        state=router,
+        local=_results_share,
+        cost=_costs(items),
+        progress=progress,
+    )
+    with paused(len(items)):
+        rebuilt = [_revive(*r) for share in others for r in share]
+    return [*own, *rebuilt]
 
 
 def route_many_json(
@@ -188,46 +165,178 @@ def route_many_json(
     What a pipe writes: results from forked processes are passed on as the text they arrive
     as, not rebuilt into objects first.
     """
-    if processes > 1 and len(items) >= 2 * processes and can_fork():
-        own, others = _route_forked(router, items, processes)
-        return _as_json(own) + others
-    return _as_json(route_many(router, items))
+    if not _forks(items, processes):
+        return _as_json(_route_here(router, items)[0])
+    own, others = split(
+        _json_share, items, processes, state=router, local=_json_share, cost=_costs(items)
+    )
+    return [*own, *(r for share in others for r in share)]
 
 
-def route_many(
+def route_items(
     router: Router,
     items: Sequence[tuple[str | None, str | None]],
     processes: int = 1,
     *,
-    words_out: list[list[str]] | None = None,
-) -> list[Decision | InputError]:
-    """Route many proposals with one vectorisation; a bad item yields its error in place.
+    progress: Progress | None = None,
+    chunk: int | None = None,
+) -> list[Routed]:
+    """Like :func:`route_many`, each result with its prepared text and tokens (:class:`Routed`):
+    what a batch needs for 并案 and registering. ``chunk`` rows at a time (at most the
+    scoring chunk) between two calls of ``progress``."""
+    if not _forks(items, processes):
+        return _routed(*_route_here(router, items, _ticks(progress, len(items)), True, chunk))
+    own, others = split(
+        _items_share,
+        items,
+        processes,
+        state=router,
+        local=_routed_share,
+        args=(chunk,),
+        cost=_costs(items),
+        progress=progress,
+    )
+    with paused(len(items)):
+        rebuilt = [
+            Routed(_revive(ok, payload, kind), text, words.split("\n") if words else [])
+            for share in others
+            for ok, payload, kind, text, words in share
+        ]
+    return [*own, *rebuilt]
 
-    ``processes`` > 1 splits a large batch over that many forked processes (same results;
-    about 1.6 times the rows per second on two cores for 5,000 items). It forks only from a
-    process with a single thread, such as the command line, and otherwise runs serially.
-    ``words_out`` (serial only) receives each item's tokens, an empty list for a bad item.
-    """
-    if processes > 1 and len(items) >= 2 * processes and can_fork() and words_out is None:
-        own, others = _route_forked(router, items, processes)
-        with paused(len(others)):
-            rebuilt = [Decision.model_validate_json(p) if ok else InputError(p) for ok, p in others]
-        return [*own, *rebuilt]
-    results: list[Decision | InputError | None] = [None] * len(items)
-    texts, where = [], []
-    for i, (title, content) in enumerate(items):
-        try:
-            texts.append(check_text(title, content, router.thresholds.max_chars))
-            where.append(i)
-        except InputError as exc:
-            results[i] = exc
-    words: list[list[str]] | None = [] if words_out is not None else None
-    for i, decision in zip(where, _decide_many(router, texts, words), strict=True):
-        results[i] = decision
-    if words_out is not None and words is not None:
-        mine = iter(words)
-        words_out.extend(next(mine) if isinstance(r, Decision) else [] for r in results)
-    return [r for r in results if r is not None]
+
+def _forks(items: Sequence[tuple[str | None, str | None]], processes: int) -> bool:
+    return processes > 1 and len(items) >= 2 * processes
+
+
+def _costs(items: Sequence[tuple[str | None, str | None]]) -> list[int]:
+    """Shares equal in characters, not rows: time grows with length, and a ledger's long
+    proposals may well sit together (20: the work every row costs)."""
+    return [len(t or "") + len(c or "") + 20 for t, c in items]
+
+
+def _ticks(progress: Progress | None, total: int) -> Tick | None:
+    if progress is None:
+        return None
+    done = [0]
+    progress(0, total)
+
+    def tick(n: int) -> None:
+        done[0] += n
+        progress(done[0], total)
+
+    return tick
+
+
+def _routed(
+    results: list[Decision | InputError], texts: list[str], tokens: list[list[str]] | None
+) -> list[Routed]:
+    assert tokens is not None
+    return [Routed(*r) for r in zip(results, texts, tokens, strict=True)]
+
+
+# What one share of a batch gives, in this process (objects) and in a worker (pipe-friendly:
+# JSON, and each row's tokens as one line-joined string, several times cheaper to pass than
+# lists of short strings; no token holds a line break).
+def _results_share(
+    router: Router, items: Sequence[tuple[str | None, str | None]], tick: Tick
+) -> list[Decision | InputError]:
+    return _route_here(router, items, tick)[0]
+
+
+def _json_share(
+    router: Router, items: Sequence[tuple[str | None, str | None]], tick: Tick
+) -> list[tuple[bool, str]]:
+    return _as_json(_route_here(router, items, tick)[0])
+
+
+_Wired = tuple[bool, str, str]  # (decided, its JSON or the error's message, the error's kind)
+
+
+def _wired(results: Sequence[Decision | InputError]) -> list[_Wired]:
+    return [
+        (True, r.model_dump_json(), "") if isinstance(r, Decision) else (False, str(r), r.kind)
+        for r in results
+    ]
+
+
+def _revive(ok: bool, payload: str, kind: str) -> Decision | InputError:
+    if ok:
+        return Decision.model_validate_json(payload)
+    return InputError(payload, "too_long" if kind == "too_long" else "empty")
+
+
+def _wire_share(
+    router: Router, items: Sequence[tuple[str | None, str | None]], tick: Tick
+) -> list[_Wired]:
+    return _wired(_route_here(router, items, tick)[0])
+
+
+def _routed_share(
+    router: Router,
+    items: Sequence[tuple[str | None, str | None]],
+    tick: Tick,
+    chunk: int | None = None,
+) -> list[Routed]:
+    return _routed(*_route_here(router, items, tick, True, chunk))
+
+
+def _items_share(
+    router: Router,
+    items: Sequence[tuple[str | None, str | None]],
+    tick: Tick,
+    chunk: int | None = None,
+) -> list[tuple[bool, str, str, str, str]]:
+    results, texts, tokens = _route_here(router, items, tick, True, chunk)
+    assert tokens is not None
+    return [
+        (*wired, text, "\n".join(words))
+        for wired, text, words in zip(_wired(results), texts, tokens, strict=True)
+    ]
+
+
+def _route_here(
+    router: Router,
+    items: Sequence[tuple[str | None, str | None]],
+    tick: Tick | None = None,
+    tokens: bool = False,
+    chunk: int | None = None,
+) -> tuple[list[Decision | InputError], list[str], list[list[str]] | None]:
+    """Route in this process, ``chunk`` rows at a time: each item's decision or error, its
+    prepared text ("" when refused) and, with ``tokens``, its tokens ([] when refused)."""
+    step = max(1, min(chunk or _CHUNK, _CHUNK))
+    results: list[Decision | InputError] = []
+    prepared: list[str] = []
+    words: list[list[str]] | None = [] if tokens else None
+    with paused(len(items)):
+        for lo in range(0, len(items), step):
+            part = items[lo : lo + step]
+            refused: list[InputError | None] = []
+            texts: list[str] = []
+            for title, content in part:
+                try:
+                    texts.append(check_text(title, content, router.thresholds.max_chars))
+                    refused.append(None)
+                except InputError as exc:
+                    refused.append(exc)
+            decided, made = _decide_many(router, texts, tokens=tokens)
+            rows = made if made is not None else [[]] * len(texts)
+            each = iter(zip(decided, texts, rows, strict=True))
+            for error in refused:
+                if error is None:
+                    decision, text, mine = next(each)
+                    results.append(decision)
+                    prepared.append(text)
+                    if words is not None:
+                        words.append(mine)
+                else:
+                    results.append(error)
+                    prepared.append("")
+                    if words is not None:
+                        words.append([])
+            if tick is not None:
+                tick(len(part))
+    return results, prepared, words
 
 
 def _learned_department(
@@ -252,20 +361,25 @@ _CHUNK = 512  # rows whose arithmetic is done at once: fast, and bounded memory 
 
 
 def _decide_many(
-    router: Router, texts: Sequence[str], words_out: list[list[str]] | None = None
-) -> list[Decision]:
-    """Decisions for checked texts: the model's arithmetic once a chunk, then each text."""
+    router: Router, texts: Sequence[str], *, tokens: bool = False
+) -> tuple[list[Decision], list[list[str]] | None]:
+    """Decisions for checked texts (and, with ``tokens``, each text's tokens): the model's
+    arithmetic once a chunk, then each text."""
     if len(texts) > _CHUNK:
+        decisions: list[Decision] = []
+        words: list[list[str]] | None = [] if tokens else None
         with paused(len(texts)):
-            return [
-                d
-                for i in range(0, len(texts), _CHUNK)
-                for d in _decide_many(router, texts[i : i + _CHUNK], words_out)
-            ]
+            for i in range(0, len(texts), _CHUNK):
+                got, made = _decide_many(router, texts[i : i + _CHUNK], tokens=tokens)
+                decisions += got
+                if words is not None and made is not None:
+                    words += made
+        return decisions, words
     if not texts:
-        return []
+        return [], [] if tokens else None
     with paused(len(texts)):
-        proba, x, dept = router.model.score_many(texts, words_out)
+        x, made = router.model.features(texts, tokens=tokens)
+        proba, dept = router.model.proba(x), router.model.department_proba(x)
         chosen = proba.argmax(axis=1)  # the first of equal maxima, as the stable sort below
         terms = router.model.top_terms(x, chosen)
         gates = router.rules.candidates(texts)
@@ -274,7 +388,7 @@ def _decide_many(
         rows = proba.tolist()  # plain floats: per-item work on eight numbers is faster in Python
         dept_rows = dept.tolist() if dept is not None else [None] * len(texts)
         choices = router.local.choices() if router.local is not None else {}
-        return [
+        decided = [
             _decide(
                 router,
                 text,
@@ -287,6 +401,7 @@ def _decide_many(
             )
             for j, text in enumerate(texts)
         ]
+        return decided, made
 
 
 def _decide(

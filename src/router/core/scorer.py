@@ -1,7 +1,7 @@
 """The fitted model's arithmetic on plain arrays: what serving loads instead of scikit-learn.
 
-Training fits scikit-learn's TF-IDF vectorizers and linear models (:mod:`router.learn.fit`). A
-prediction needs only their n-gram vocabularies, idf, weights and calibration, kept here as
+Training fits scikit-learn's TF-IDF vectorizers and linear models (:mod:`router.learn.fit`),
+read into a scorer by :mod:`router.learn.export`. A prediction needs only their n-gram vocabularies, idf, weights and calibration, kept here as
 numpy arrays in one ``.npz`` file that loads without pickle and without importing
 scikit-learn, so a process that routes starts in a fraction of the time and memory.
 
@@ -12,22 +12,16 @@ one sort. Tests prove the features and probabilities equal scikit-learn's.
 
 from __future__ import annotations
 
-import io
-import json
 import re
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 from scipy import sparse
 
 from router.core.text import kept, raw_tokens
 
-FORMAT = 1
 BITS = 21  # a code point (plus one) or a token id fits in 21 bits, three of them in 63
 _SHIFT = np.uint64(BITS)
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
@@ -117,10 +111,10 @@ def _ngram_keys(
 
 
 def _nested_terms(
-    symbols: np.ndarray, doc: np.ndarray, part: _Part
+    symbols: np.ndarray, doc: np.ndarray, part: Part
 ) -> tuple[np.ndarray, np.ndarray]:
     """(document, column) of every bigram and trigram found, trying a trigram only where
-    both its bigrams were found (see :meth:`_Part._nested`)."""
+    both its bigrams were found (see :meth:`Part._nested`)."""
     if symbols.size < 2:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     pair = (symbols[:-1] << _SHIFT) | symbols[1:]
@@ -137,7 +131,7 @@ def _nested_terms(
 
 
 @dataclass
-class _Part:
+class Part:
     """One TF-IDF vectorizer: its n-gram range, vocabulary keys (in column order) and idf."""
 
     kind: str  # "word" or "char"
@@ -180,7 +174,7 @@ class _Part:
 
 
 def _tfidf(
-    docs: np.ndarray, cols: np.ndarray, n: int, part: _Part
+    docs: np.ndarray, cols: np.ndarray, n: int, part: Part
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(document, column, value) of each distinct term, sorted, l2-normalised per document."""
     if not cols.size:
@@ -209,7 +203,7 @@ class Scorer:
         *,
         classes: Sequence[str],
         tokens: Sequence[str],
-        parts: Sequence[_Part],
+        parts: Sequence[Part],
         weights: np.ndarray,
         intercept: np.ndarray,
         sigmoid: tuple[np.ndarray, np.ndarray] | None,
@@ -252,6 +246,7 @@ class Scorer:
         if self.weights.shape != (self.n_features, len(self.classes)):
             raise ScorerError("weights do not match the vocabulary and classes")
         self.reference = reference
+        self._transposed: tuple[sparse.csr_matrix, sparse.csr_matrix] | None = None
 
     def with_reference(self, texts: Sequence[str]) -> Scorer:
         """Keep the training texts' word rows, so that :meth:`familiarity` can tell how far a
@@ -265,12 +260,19 @@ class Scorer:
         if self.reference is None or self.reference.shape[0] == 0:
             return None
         rows = _unit_rows(x[:, : self.word_features])
-        sims = (rows @ self.reference.T).tocsr()
+        sims = (rows @ self._reference_columns(self.reference)).tocsr()
         best = np.zeros(rows.shape[0])
         nz = np.diff(sims.indptr) > 0
         if nz.any():
             best[nz] = np.maximum.reduceat(sims.data, sims.indptr[:-1][nz])
         return best
+
+    def _reference_columns(self, ref: sparse.csr_matrix) -> sparse.csr_matrix:
+        """The training rows transposed, as the product needs them: made once per reference
+        rather than on every call, which cost several milliseconds for one text."""
+        if self._transposed is None or self._transposed[0] is not ref:
+            self._transposed = (ref, sparse.csr_matrix(ref.T))
+        return self._transposed[1]
 
     def _fresh_lookup(self) -> dict[str, int]:
         """Token -> id (>= 1); other tokens are added as seen: 0 kept, -1 dropped."""
@@ -289,7 +291,7 @@ class Scorer:
         return ids
 
     @property
-    def _words(self) -> _Part:
+    def _words(self) -> Part:
         return next(p for p in self.parts if p.kind == "word")
 
     @property
@@ -298,16 +300,22 @@ class Scorer:
         return sum(p.size for p in self.parts if p.kind == "word")
 
     # -- features --------------------------------------------------------------------------
-    def transform(
-        self, texts: Sequence[str], words_out: list[list[str]] | None = None
-    ) -> sparse.csr_matrix:
-        """TF-IDF rows (float32) of normalised texts, as the fitted vectorizers compute them.
+    def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        """TF-IDF rows (float32) of normalised texts, as the fitted vectorizers compute them."""
+        return self.features(texts)[0]
 
-        ``words_out`` receives each text's tokens (:func:`router.core.text.tokenize`), for callers
-        that need them too, such as 并案 after routing a ledger.
-        """
+    def features(
+        self, texts: Sequence[str], *, tokens: bool = False
+    ) -> tuple[sparse.csr_matrix, list[list[str]] | None]:
+        """The TF-IDF rows and, with ``tokens``, each text's tokens
+        (:func:`router.core.text.tokenize`), made on the way: 并案 reads them after routing."""
         n = len(texts)
-        found = [self._part_terms(part, texts, words_out) for part in self.parts]
+        words: list[list[str]] | None = None
+        found = []
+        for part in self.parts:
+            d, c, v, w = self._part_terms(part, texts, tokens)
+            found.append((d, c, v))
+            words = w if w is not None else words
         docs = np.concatenate([d for d, _, _ in found])
         cols = np.concatenate(
             [c + p.offset for (_, c, _), p in zip(found, self.parts, strict=True)]
@@ -316,13 +324,15 @@ class Scorer:
         order = np.argsort(docs, kind="stable")  # each part is sorted by document already
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(docs, minlength=n), out=indptr[1:])
-        return sparse.csr_matrix(
+        x = sparse.csr_matrix(
             (vals[order], cols[order].astype(np.int32), indptr), shape=(n, self.n_features)
         )
+        return x, words
 
     def _part_terms(
-        self, part: _Part, texts: Sequence[str], words_out: list[list[str]] | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self, part: Part, texts: Sequence[str], tokens: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[str]] | None]:
+        words_of: list[list[str]] | None = None
         n = len(texts)
         if part.kind == "word":
             # tokenize() itself, with its filter folded into the vocabulary lookup
@@ -333,10 +343,10 @@ class Scorer:
             kept_at = ids >= 0
             symbols = ids[kept_at].astype(np.uint64)
             doc = np.repeat(np.arange(n, dtype=np.int64), lengths)[kept_at]
-            if words_out is not None:
+            if tokens:
                 words = list(compress(flat, kept_at.tolist()))
                 ends = np.cumsum(np.bincount(doc, minlength=n)).tolist()
-                words_out.extend(words[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True))
+                words_of = [words[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
         else:
             folded = [_WHITE_SPACES.sub(" ", t) for t in texts]
             if part.lowercase:
@@ -346,7 +356,7 @@ class Scorer:
             symbols = np.frombuffer(raw, dtype=np.uint32).astype(np.uint64) + np.uint64(1)
             doc = np.repeat(np.arange(n, dtype=np.int64), lengths)
         if part.nested:
-            return _tfidf(*_nested_terms(symbols, doc, part), n, part)
+            return (*_tfidf(*_nested_terms(symbols, doc, part), n, part), words_of)
         lo, first = part.lo, []
         if part.kind == "word" and self._unigrams is not None:
             found = self._unigrams[symbols.astype(np.intp)]
@@ -357,15 +367,14 @@ class Scorer:
         hit = cols >= 0
         docs_all = np.concatenate([d for d, _ in first] + [docs[hit]])
         cols_all = np.concatenate([c for _, c in first] + [cols[hit]]).astype(np.int64)
-        return _tfidf(docs_all, cols_all, n, part)
+        return (*_tfidf(docs_all, cols_all, n, part), words_of)
 
     # -- probabilities ---------------------------------------------------------------------
     def score_many(
-        self, texts: Sequence[str], words_out: list[list[str]] | None = None
+        self, texts: Sequence[str]
     ) -> tuple[np.ndarray, sparse.csr_matrix, np.ndarray | None]:
-        """Unit probabilities, TF-IDF rows and department probabilities of normalised texts
-        (and their tokens into ``words_out``, when given)."""
-        x = self.transform(texts, words_out)
+        """Unit probabilities, TF-IDF rows and department probabilities of normalised texts."""
+        x = self.transform(texts)
         return self.proba(x), x, self.department_proba(x)
 
     def proba(self, x: sparse.csr_matrix) -> np.ndarray:
@@ -442,233 +451,6 @@ class Scorer:
         ):
             out[i].append((term(c), w))
         return out
-
-    # -- building and storing --------------------------------------------------------------
-    @classmethod
-    def from_fitted(cls, pipeline: Any, departments: Any = None) -> Scorer:
-        """From a fitted pipeline (TF-IDF features, then a linear classifier) and the
-        department model's arrays, without importing scikit-learn."""
-        features = pipeline.named_steps["features"]
-        vectorizers = (
-            [v for _, v in features.transformer_list]
-            if hasattr(features, "transformer_list")
-            else [features]
-        )
-        tokens: dict[str, int] = {}
-        parts = [_part_from_vectorizer(v, tokens) for v in vectorizers]
-        clf = pipeline.named_steps["clf"]
-        sigmoid = None
-        if hasattr(clf, "calibrated_classifiers_"):
-            if len(clf.calibrated_classifiers_) != 1:
-                raise ScorerError("only one sigmoid-calibrated estimator is supported")
-            inner = clf.calibrated_classifiers_[0]
-            if inner.method != "sigmoid":
-                raise ScorerError("only sigmoid calibration is supported")
-            est = inner.estimator
-            if list(est.classes_) != list(clf.classes_):
-                raise ScorerError("class order differs between estimator and calibration")
-            sigmoid = (
-                np.array([c.a_ for c in inner.calibrators], dtype=np.float64),
-                np.array([c.b_ for c in inner.calibrators], dtype=np.float64),
-            )
-        elif type(clf).__name__ == "LogisticRegression":
-            est = clf
-        else:
-            raise ScorerError(f"unsupported classifier {type(clf).__name__}")
-        coef = np.asarray(est.coef_)
-        if coef.shape[0] != len(clf.classes_):
-            raise ScorerError("a binary classifier is not supported")
-        dept: dict[str, Any] = {}
-        if departments is not None:
-            full = np.asarray(departments.weights, dtype=np.float32)
-            rows = np.flatnonzero(np.any(full != 0, axis=1)).astype(np.int32)
-            dept = {
-                "departments": departments.labels,
-                "dept_rows": rows,
-                "dept_weights": full[rows],
-                "dept_intercept": np.asarray(departments.intercept, dtype=np.float64),
-            }
-        return cls(
-            classes=[str(c) for c in clf.classes_],
-            tokens=list(tokens),
-            parts=parts,
-            weights=coef.T,
-            intercept=np.asarray(est.intercept_, dtype=np.float64),
-            sigmoid=sigmoid,
-            **dept,
-        )
-
-    def save(self, path: Path) -> None:
-        meta = {
-            "format": FORMAT,
-            "classes": list(self.classes),
-            "departments": list(self.departments),
-            "parts": [
-                {
-                    "kind": p.kind,
-                    "lo": p.lo,
-                    "hi": p.hi,
-                    "sublinear": p.sublinear,
-                    "lowercase": p.lowercase,
-                }
-                for p in self.parts
-            ],
-            "sigmoid": self.sigmoid is not None,
-        }
-        arrays: dict[str, np.ndarray] = {
-            "meta": np.frombuffer(json.dumps(meta, ensure_ascii=False).encode(), np.uint8),
-            "tokens": np.frombuffer("\n".join(self.tokens).encode(), np.uint8),
-            "weights": self.weights,
-            "intercept": self.intercept,
-            "dept_rows": self.dept_rows,
-            "dept_weights": self.dept_weights,
-            "dept_intercept": np.asarray(self.dept_intercept, dtype=np.float64),
-        }
-        for i, p in enumerate(self.parts):
-            arrays[f"keys{i}"] = p.keys
-            arrays[f"idf{i}"] = p.idf
-        if self.sigmoid is not None:
-            arrays["sigmoid_a"], arrays["sigmoid_b"] = self.sigmoid
-        if self.reference is not None:
-            ref = self.reference
-            arrays["ref_data"] = ref.data.astype(np.float32)
-            arrays["ref_indices"] = ref.indices.astype(np.int32)
-            arrays["ref_indptr"] = ref.indptr.astype(np.int64)
-        with path.open("wb") as fh:
-            np.savez_compressed(fh, allow_pickle=False, **arrays)
-
-    @classmethod
-    def load(cls, source: Path | bytes) -> Scorer:
-        """Read a scorer file (or its bytes, as checksummed); plain arrays only, so a damaged
-        or hostile file cannot run code, and every shape is checked before it serves."""
-        try:
-            with (
-                io.BytesIO(source) if isinstance(source, bytes) else source.open("rb") as fh,
-                np.load(fh, allow_pickle=False) as data,
-            ):
-                arrays = {name: data[name] for name in data.files}
-            meta = json.loads(arrays["meta"].tobytes().decode())
-            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-                raise ScorerError(f"unknown scorer format {meta.get('format')!r}")
-            raw_tokens = arrays["tokens"].tobytes().decode()
-            parts = [
-                _Part(
-                    kind=spec["kind"],
-                    lo=int(spec["lo"]),
-                    hi=int(spec["hi"]),
-                    keys=arrays[f"keys{i}"],
-                    idf=arrays[f"idf{i}"].astype(np.float64),
-                    sublinear=bool(spec["sublinear"]),
-                    lowercase=bool(spec["lowercase"]),
-                )
-                for i, spec in enumerate(meta["parts"])
-            ]
-            reference = None
-            if "ref_indptr" in arrays:
-                indptr = arrays["ref_indptr"]
-                reference = sparse.csr_matrix(
-                    (arrays["ref_data"], arrays["ref_indices"], indptr),
-                    shape=(indptr.size - 1, sum(p.keys.size for p in parts if p.kind == "word")),
-                )
-            scorer = cls(
-                classes=meta["classes"],
-                tokens=raw_tokens.split("\n") if raw_tokens else [],
-                parts=parts,
-                weights=arrays["weights"],
-                intercept=arrays["intercept"],
-                sigmoid=(arrays["sigmoid_a"], arrays["sigmoid_b"]) if meta["sigmoid"] else None,
-                departments=meta["departments"],
-                dept_rows=arrays["dept_rows"],
-                dept_weights=arrays["dept_weights"],
-                dept_intercept=arrays["dept_intercept"],
-                reference=reference,
-            )
-            scorer._check()
-            return scorer
-        except (
-            OSError,
-            ValueError,
-            KeyError,
-            TypeError,
-            AttributeError,
-            IndexError,
-            zipfile.BadZipFile,
-        ) as exc:
-            name = "bytes" if isinstance(source, bytes) else source.name
-            raise ScorerError(f"cannot read scorer {name}: {exc}") from exc
-
-    def _check(self) -> None:
-        """Every array the shape the others imply: a bad file fails here, not on a request."""
-        c, d = len(self.classes), len(self.departments)
-        bad = [p.kind for p in self.parts if p.idf.shape != p.keys.shape]
-        if self.intercept.shape != (c,):
-            bad.append("intercept")
-        if self.sigmoid is not None and any(v.shape != (c,) for v in self.sigmoid):
-            bad.append("sigmoid")
-        rows = self.dept_rows
-        if rows.size and (rows.min() < 0 or rows.max() >= self.n_features):
-            bad.append("dept_rows")
-        if self.dept_weights.shape != (rows.size, d) or np.shape(self.dept_intercept) != (d,):
-            bad.append("departments")
-        ref = self.reference
-        if ref is not None and (
-            ref.indptr[0] != 0
-            or ref.indptr[-1] != ref.data.size
-            or np.any(np.diff(ref.indptr) < 0)
-            or ref.data.size != ref.indices.size
-            or (ref.indices.size and (ref.indices.min() < 0 or ref.indices.max() >= ref.shape[1]))
-        ):
-            bad.append("reference")
-        if bad:
-            raise ScorerError(f"arrays of the wrong shape: {', '.join(bad)}")
-
-
-def _part_from_vectorizer(vec: Any, tokens: dict[str, int]) -> _Part:
-    """One fitted TfidfVectorizer as keys and idf; word tokens are added to ``tokens``."""
-    from router.core.text import tokenize as our_tokenizer
-
-    lo, hi = vec.ngram_range
-    plain = (
-        vec.preprocessor is None
-        and vec.strip_accents is None
-        and vec.input == "content"
-        and vec.norm == "l2"
-        and vec.use_idf
-        and not vec.binary
-        and 1 <= lo <= hi <= 3
-    )
-    vocab: dict[str, int] = vec.vocabulary_
-    grams = sorted(vocab, key=vocab.__getitem__)
-    if plain and vec.analyzer == "word" and vec.tokenizer is our_tokenizer:
-        if vec.lowercase or vec.stop_words is not None:
-            raise ScorerError("word features must not lowercase or drop stop words again")
-        kind = "word"
-        keys = np.zeros(len(grams), dtype=np.uint64)
-        for col, gram in enumerate(grams):
-            parts = gram.split(" ")
-            if not lo <= len(parts) <= hi or "" in parts:
-                raise ScorerError(f"cannot split word n-gram {gram!r}")
-            keys[col] = gram_key([tokens.setdefault(t, len(tokens) + 1) for t in parts])
-        if len(tokens) >= 1 << BITS or any("\n" in t for t in tokens):
-            raise ScorerError("too many distinct tokens, or a token with a line break")
-    elif plain and vec.analyzer == "char":
-        kind = "char"
-        keys = np.fromiter(
-            (gram_key([ord(ch) + 1 for ch in gram]) for gram in grams),
-            dtype=np.uint64,
-            count=len(grams),
-        )
-    else:
-        raise ScorerError(f"unsupported vectorizer (analyzer {vec.analyzer!r}, n-grams {lo}-{hi})")
-    return _Part(
-        kind=kind,
-        lo=lo,
-        hi=hi,
-        keys=keys,
-        idf=np.asarray(vec.idf_, dtype=np.float64),
-        sublinear=bool(vec.sublinear_tf),
-        lowercase=bool(vec.lowercase),
-    )
 
 
 def _unit_rows(x: sparse.csr_matrix) -> sparse.csr_matrix:

@@ -19,6 +19,7 @@ from scipy import sparse
 
 from router.core.scorer import Scorer
 from router.core.text import tokenize
+from router.learn.export import scorer_from_fitted
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -160,7 +161,7 @@ class TextModel:
         x = pipe.named_steps["features"].fit_transform(list(texts))  # once, for both models
         pipe.named_steps["clf"].fit(x, list(labels))
         dept = DepartmentModel.fit(x, departments) if departments is not None else None
-        scorer = Scorer.from_fitted(pipe, dept).with_reference(list(texts))
+        scorer = scorer_from_fitted(pipe, dept).with_reference(list(texts))
         return cls(scorer, config, pipe)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

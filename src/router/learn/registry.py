@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from router import __version__
-from router.core.scorer import Scorer, ScorerError
+from router.core import artifact as scorer_file
+from router.core.scorer import ScorerError
 from router.files import shareable
 from router.learn.fit import ModelConfig, TextModel
 
@@ -155,7 +156,7 @@ class Registry:
                 f"模型 {version} 的 {METADATA} 缺少或写错了模型配置（config），拒绝加载。"
             ) from exc
         try:
-            scorer = Scorer.load(raw)  # the very bytes whose checksum was verified
+            scorer = scorer_file.load(raw)  # the very bytes whose checksum was verified
         except ScorerError as exc:
             raise RegistryError(f"模型 {version} 无法读取：{exc}") from exc
         return LoadedModel(version, TextModel(scorer, config), meta, folder)
@@ -177,7 +178,7 @@ class Registry:
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
         shareable(tmp, directory=True)
         try:
-            model.scorer.save(tmp / ARTIFACT)
+            scorer_file.save(model.scorer, tmp / ARTIFACT)
             meta = {
                 **metadata,
                 "version": version,

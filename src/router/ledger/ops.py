@@ -140,6 +140,7 @@ def register_proposals(
     *,
     actor: str,
     now: datetime | None = None,
+    texts: Sequence[str] | None = None,
 ) -> list[Registered]:
     """Register proposals with the model's suggestions, idempotently; does not commit.
 
@@ -153,20 +154,21 @@ def register_proposals(
     Call it inside one transaction (``with db.begin(): ...`` or ``db.commit()`` after) to
     register a whole batch or nothing. Raises :class:`DuplicateError` when another
     transaction registers one of the same numbers concurrently: roll back and call again,
-    the second call finds those rows and skips them.
+    the second call finds those rows and skips them. ``texts``, each item's prepared text
+    where routing made it, spares preparing it again.
     """
-    if len(items) != len(suggestions):
+    if len(items) != len(suggestions) or (texts is not None and len(texts) != len(items)):
         raise ValueError("items and suggestions must have the same length")
     now = now or utcnow()
     seen = _existing(db, items)
     results = []
-    for item, suggestion in zip(items, suggestions, strict=True):
+    for k, (item, suggestion) in enumerate(zip(items, suggestions, strict=True)):
         key = (item.session, item.number)
         found = seen.get(key)
         if found is not None:
             results.append(Registered(found, created=False, same=_same(found, item)))
             continue
-        if not prepare(item.title, item.content):
+        if not (texts[k] if texts is not None else prepare(item.title, item.content)):
             raise InvalidError(f"编号 {item.number}：标题和内容不能同时为空。")
         proposal = _new_proposal(item, suggestion, actor, now)
         db.add(proposal)

@@ -37,19 +37,18 @@ The figures below are the wording-only ones measured first.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from router.core.routing import Router, route_many
+from router.core.parallel import Progress, paused
+from router.core.routing import Router, route_items
 from router.core.suggestion import Decision, InputError
 from router.sheets.columns import Columns, find_columns
 from router.sheets.guard import Limits, read_isolated
@@ -77,7 +76,7 @@ ADDED_COLUMNS = (
 class BatchOptions:
     overrides: Mapping[str, str | None] = field(default_factory=dict)
     sheet: str | None = None
-    chunk: int = 500
+    chunk: int = 500  # rows routed between two progress reports (at most 512 at once)
     workers: int = 1  # 2 or more: route on that many processes when the file is large
     parallel_min_rows: int = 2000
     duplicate_threshold: float = 0.8
@@ -122,7 +121,7 @@ class Registration:
 
 @dataclass(frozen=True)
 class _Routed:
-    """What the output needs from one decision, small enough to pass between processes."""
+    """What the output needs from one decision."""
 
     cells: tuple[Any, ...]  # the added columns except 并案组, in ADDED_COLUMNS order
     unit: str  # lead unit label, or the outside label
@@ -145,6 +144,7 @@ class BatchResult:
     routed: list[_Routed | None]
     decisions: list[Decision | None]
     seconds: dict[str, float]
+    texts: list[str] = field(default_factory=list)  # each row's prepared text ("" unrouted)
     registration: Registration | None = None
     replaced_columns: list[str] = field(default_factory=list)
     thresholds: tuple[float, float] = (0.8, 0.35)  # duplicate, related
@@ -200,9 +200,6 @@ def row_label(pos: int, rows: list[int]) -> str:
     """“第 14 行（原表第 16 行）”: the output's row, and the input's where it differs."""
     out, src = output_row(pos), rows[pos]
     return f"第 {out} 行" if out == src else f"第 {out} 行（原表第 {src} 行）"
-
-
-Progress = Callable[[int, int], None]
 
 
 # -- 1. input -----------------------------------------------------------------------------
@@ -283,30 +280,36 @@ def route_table(
         else:
             todo.append(pos)
     items = [(titles[p], contents[p]) for p in todo]
-    routed_items, decisions_items, words_items = _route_all(
-        router, items, options, progress, keep_decisions
+    workers = min(options.workers, os.cpu_count() or 1)
+    routed_items = route_items(
+        router,
+        items,
+        workers if len(items) >= options.parallel_min_rows else 1,
+        progress=progress,
+        chunk=options.chunk,
     )
     routed: list[_Routed | None] = [None] * n
     decisions: list[Decision | None] = [None] * n
+    texts: list[str] = [""] * n
     words: list[list[str]] = [[] for _ in range(n)]
-    for k, pos in enumerate(todo):
-        out = routed_items[k]
-        if isinstance(out, str):
-            problems[pos] = Problem(rows[pos], numbers[pos], titles[pos], out)
-        else:
-            routed[pos] = out
-            words[pos] = words_items[k]
+    with paused(len(todo)):
+        for pos, item in zip(todo, routed_items, strict=True):
+            if isinstance(item.result, InputError):
+                problems[pos] = Problem(rows[pos], numbers[pos], titles[pos], str(item.result))
+                continue
+            routed[pos] = _compact(item.result, router)
+            texts[pos], words[pos] = item.text, item.tokens
             if keep_decisions:
-                decisions[pos] = decisions_items[k]
+                decisions[pos] = item.result
     t_route = time.perf_counter() - clock
 
     clock = time.perf_counter()
     ok = [p for p in range(n) if routed[p] is not None]
     groups = group_similar(
-        [(titles[p], contents[p]) for p in ok],
+        [texts[p] for p in ok],
         options.duplicate_threshold,
         options.related_threshold,
-        processes=min(options.workers, os.cpu_count() or 1),
+        processes=workers,
         tokens=[words[p] for p in ok],  # segmented once, while routing
         progress=merge_progress,
     )
@@ -331,6 +334,7 @@ def route_table(
         model_version=router.version,
         routed=routed,
         decisions=decisions,
+        texts=texts,
         seconds={"route": round(t_route, 3), "group": round(t_group, 3)},
         replaced_columns=replaced,
         thresholds=(options.duplicate_threshold, options.related_threshold),
@@ -342,72 +346,6 @@ def column_values(df: pd.DataFrame, col: str | None) -> list[str]:
     if col is None:
         return [""] * len(df)
     return [str(v) for v in df[col].tolist()]
-
-
-def _route_all(
-    router: Router,
-    items: list[tuple[str, str]],
-    options: BatchOptions,
-    progress: Progress | None,
-    keep: bool,
-) -> tuple[list[_Routed | str], list[Decision | None], list[list[str]]]:
-    """Each item's compact result (or error), its full decision when ``keep``, its tokens."""
-    total = len(items)
-    chunk = max(1, options.chunk)
-    chunks = [items[i : i + chunk] for i in range(0, total, chunk)]
-    routed: list[_Routed | str] = []
-    decisions: list[Decision | None] = []
-    words: list[list[str]] = []
-    done = 0
-    if progress:
-        progress(0, total)
-    workers = min(options.workers, os.cpu_count() or 1)
-    if workers > 1 and total >= options.parallel_min_rows and not keep:
-        # fork: the children share the loaded model instead of unpickling it
-        global _WORKER_ROUTER
-        _WORKER_ROUTER = router
-        try:
-            ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-                for part, part_words in pool.map(_route_chunk_in_worker, chunks):
-                    routed.extend(part)
-                    words.extend(w.split("\n") if w else [] for w in part_words)
-                    done += len(part)
-                    if progress:
-                        progress(done, total)
-        finally:
-            _WORKER_ROUTER = None
-        return routed, [None] * total, words
-    for part_items in chunks:
-        results = route_many(router, part_items, words_out=words)
-        for res in results:
-            if isinstance(res, InputError):
-                routed.append(str(res))
-                decisions.append(None)
-            else:
-                routed.append(_compact(res, router))
-                decisions.append(res if keep else None)
-        done += len(part_items)
-        if progress:
-            progress(done, total)
-    return routed, decisions, words
-
-
-_WORKER_ROUTER: Router | None = None
-
-
-def _route_chunk_in_worker(
-    items: list[tuple[str, str]],
-) -> tuple[list[_Routed | str], list[str]]:
-    """Results and tokens of a chunk; each row's tokens travel as one line-joined string,
-    several times cheaper to pass between processes than lists of short strings."""
-    router = _WORKER_ROUTER
-    assert router is not None, "worker started without a router"
-    words: list[list[str]] = []
-    results = route_many(router, items, words_out=words)
-    return [
-        str(res) if isinstance(res, InputError) else _compact(res, router) for res in results
-    ], ["\n".join(w) for w in words]
 
 
 def _reason_kind(reason: str) -> str:

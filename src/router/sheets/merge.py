@@ -4,12 +4,13 @@
 word and the full product of the TF-IDF rows has tens of millions of entries:
 :func:`tfidf_rows` builds the word matrix straight from :func:`router.core.text.tokenize` (with
 scikit-learn's values), and :func:`cosine_pair_arrays` multiplies only the rarer words exactly
-and bounds what the frequent ones can add. Both can use a second, forked process.
+and bounds what the frequent ones can add, which a second process can share
+(:func:`router.core.parallel.split`). After routing a ledger, the tokens the router made are
+handed over, so nothing is segmented twice.
 """
 
 from __future__ import annotations
 
-import mmap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -19,7 +20,7 @@ from numpy.typing import NDArray
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from router.core.parallel import can_fork, paused, run_forked
+from router.core.parallel import ANY, paused, split
 
 PARALLEL_MIN_ROWS = 2000  # below this a second process costs more than it saves
 # 并案's exact search, bounded: beyond this many candidate products (a ledger of thousands of
@@ -73,7 +74,6 @@ def tfidf_rows(
     texts: Sequence[Source],
     *,
     words: bool = False,
-    processes: int = 1,
     tokens: Sequence[Sequence[str]] | None = None,
     place_repeat: int = 0,
 ) -> sparse.csr_matrix:
@@ -85,14 +85,13 @@ def tfidf_rows(
     Either way the values are scikit-learn's ``TfidfVectorizer(sublinear_tf=True)``: over
     the characters with white space removed, or over the words as the router reads them
     (:func:`router.core.text.tokenize` of the prepared text, title and body segmented apart), so
-    that the tokens made while routing serve again. ``processes`` > 1 may segment on a
-    forked process. A (title, body) pair stands for ``prepare(title, body)``, prepared where
+    that the tokens made while routing serve again. A (title, body) pair stands for ``prepare(title, body)``, prepared where
     it is segmented. ``tokens`` (with ``words``) are the texts' tokens already made, say
     while routing them: then nothing is segmented again. ``place_repeat`` (with ``words``)
     adds each named place that many times (:func:`with_places`).
     """
     if words:
-        return _word_tfidf(texts, processes, tokens, place_repeat)
+        return _word_tfidf(texts, tokens, place_repeat)
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     squeezed = ["".join(_text(t).split()) for t in texts]
@@ -150,16 +149,19 @@ def cosine_pair_arrays(
     frequent, norms = _frequent_columns(x, owner, loose)
     rare = _entries(x, ~frequent, owner)
     try:
-        if processes > 1 and n >= PARALLEL_MIN_ROWS and len(tiles) > 1 and can_fork():
+        if processes > 1 and n >= PARALLEL_MIN_ROWS and len(tiles) > 1:
+            # every other tile each: further down, a row of tiles has fewer of them
             half = None if budget is None else budget // 2
-            wait = run_forked(lambda: _product_pairs(rare, tiles[0::2], block, norms, loose, half))
-            try:
-                mine = _product_pairs(rare, tiles[1::2], block, norms, loose, half)
-            finally:
-                theirs = wait()
-            if theirs is None:  # the child failed, or found too many: redo it here to know
-                theirs = _product_pairs(rare, tiles[0::2], block, norms, loose, half)
-            ri, rj, rv = (np.concatenate(p) for p in zip(mine, theirs, strict=True))
+            mine, theirs = split(
+                _tile_pairs,
+                [*tiles[0::2], *tiles[1::2]],
+                2,
+                state=ANY,
+                local=_tile_pairs,
+                args=(rare, block, norms, loose, half),
+            )
+            found = [mine, *theirs]
+            ri, rj, rv = (np.concatenate(p) for p in zip(*found, strict=True))
         else:
             ri, rj, rv = _product_pairs(rare, tiles, block, norms, loose, budget)
     except _TooMany:
@@ -324,6 +326,20 @@ def _product_pairs(
     return i_all, j_all, v_all
 
 
+def _tile_pairs(
+    _state: object,
+    tiles: Sequence[tuple[int, int]],
+    _tick: Callable[[int], None],
+    x: sparse.csr_matrix,
+    block: int,
+    norms: NDArray[np.float64],
+    bound: float,
+    budget: int | None,
+) -> Pairs:
+    """:func:`_product_pairs` as a share of :func:`router.core.parallel.split`."""
+    return _product_pairs(x, tiles, block, norms, bound, budget)
+
+
 def _row_dots(
     m: sparse.csr_matrix, i: NDArray[np.int64], j: NDArray[np.int64], chunk: int = 65536
 ) -> NDArray[np.float64]:
@@ -367,7 +383,6 @@ def with_places(tokens: Sequence[str], repeat: int = PLACE_REPEAT) -> list[str]:
 
 def _word_tfidf(
     texts: Sequence[Source],
-    processes: int,
     tokens: Sequence[Sequence[str]] | None = None,
     place_repeat: int = 0,
 ) -> sparse.csr_matrix:
@@ -385,7 +400,7 @@ def _word_tfidf(
             raise ValueError("one token list per text")
         vocab, lengths, ids = _indexed(tokens)
     else:
-        vocab, lengths, ids = _count_words(texts, processes)
+        vocab, lengths, ids = _tokens(texts)
     if not vocab:
         return sparse.csr_matrix((n, 0), dtype=np.float32)
     order = sorted(range(len(vocab)), key=vocab.__getitem__)  # scikit-learn's column order
@@ -407,45 +422,6 @@ def _word_tfidf(
     return sparse.csr_matrix(
         (data.astype(np.float32), counts.indices, counts.indptr), shape=counts.shape
     )
-
-
-def _count_words(texts: Sequence[Source], processes: int) -> _Counts:
-    """Columns in first-seen order, tokens per text, and every token's column.
-
-    On two processes the child writes its token columns into memory shared since the fork
-    (no pipe to copy them through) and sends only its vocabulary and counts.
-    """
-    if processes < 2 or len(texts) < PARALLEL_MIN_ROWS or not can_fork():
-        return _tokens(texts)
-    from router.core.text import init
-
-    init()  # load the dictionary once, before the fork, rather than in both processes
-    sizes = np.cumsum([_size(t) for t in texts])
-    half = int(np.searchsorted(sizes, sizes[-1] / 2))
-    room = 2 * int(sizes[-1] - (sizes[half - 1] if half else 0)) + 1  # tokens <= characters
-    shared = mmap.mmap(-1, 4 * room)
-
-    def theirs() -> tuple[list[str], NDArray[np.int64], NDArray[np.int32] | None]:
-        vocab, lengths, ids = _tokens(texts[half:])
-        if ids.size > room:
-            return vocab, lengths, ids
-        np.frombuffer(shared, dtype=np.int32, count=ids.size)[:] = ids
-        return vocab, lengths, None
-
-    wait = run_forked(theirs)
-    try:
-        vocab, lengths, ids = _tokens(texts[:half])
-    finally:
-        other = wait()
-    if other is None:
-        other = _tokens(texts[half:])
-    other_ids = other[2]
-    if other_ids is None:
-        other_ids = np.frombuffer(shared, dtype=np.int32, count=int(other[1].sum())).copy()
-    shared.close()
-    index = _Index(zip(vocab, range(len(vocab)), strict=True))
-    remap = np.fromiter(map(index.__getitem__, other[0]), dtype=np.int32, count=len(other[0]))
-    return list(index), np.concatenate([lengths, other[1]]), np.concatenate([ids, remap[other_ids]])
 
 
 def _tokens(texts: Sequence[Source]) -> _Counts:
@@ -474,12 +450,6 @@ def _text(source: Source) -> str:
     from router.core.text import prepare
 
     return prepare(*source)
-
-
-def _size(source: Source) -> int:
-    if isinstance(source, str):
-        return len(source)
-    return sum(len(part) for part in source if part)
 
 
 @dataclass(frozen=True)
@@ -511,9 +481,9 @@ def group_similar(
     """并案 groups: connected rows whose similarity reaches ``related``; copies marked.
 
     Positions are indices into ``texts`` (prepared texts, or (title, body) pairs, which are
-    then prepared on the process that segments them); a row is a duplicate of the earliest
-    row in its group it resembles at ``duplicate`` or more. ``processes`` > 1 lets a large
-    batch use a second, forked process; ``tokens``, each text's tokens from routing it, spare
+    then prepared where they are segmented); a row is a duplicate of the earliest row in its
+    group it resembles at ``duplicate`` or more. ``processes`` > 1 lets a large batch share
+    the pair search with a second process; ``tokens``, each text's tokens from routing it, spare
     segmenting the texts again. Named places weigh ``place_repeat`` mentions (0: wording only).
     ``progress(step, 3)`` is called after each step: word weights, pairs, groups.
     """
@@ -523,9 +493,7 @@ def group_similar(
         step(3, 3)
         return []
     step(0, 3)
-    rows = tfidf_rows(
-        texts, words=True, processes=processes, tokens=tokens, place_repeat=place_repeat
-    )
+    rows = tfidf_rows(texts, words=True, tokens=tokens, place_repeat=place_repeat)
     step(1, 3)
     budget = max(MIN_BUDGET, PAIRS_PER_ROW * n)
     i, j, sim = cosine_pair_arrays(

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from router.core.suggestion import Decision
-from router.core.text import prepare
 from router.sheets.read import TableError
 
 if TYPE_CHECKING:
@@ -77,6 +76,7 @@ def register_rows(
     reg = Registration(session=session_name)
     items: list[Any] = []
     suggestions: list[Decision] = []
+    texts: list[str] = []
     where: list[int] = []
     seen: dict[str, tuple[int, str]] = {}
     values = {
@@ -88,7 +88,7 @@ def register_rows(
         number, title = values["number"][pos], values["title"][pos]
         if result.routed[pos] is None:
             continue  # already a 分办 problem: not registered, listed once
-        if decision is None:
+        if decision is None or not result.texts:
             raise ValueError("route_table(..., keep_decisions=True) is needed to register")
         try:
             item = ProposalCreate(
@@ -105,7 +105,7 @@ def register_rows(
                 Problem(row, number, title, "无法登记：" + _validation_reason(exc), "登记")
             )
             continue
-        text = prepare(item.title, item.content)
+        text = result.texts[pos]  # as routed: not prepared again
         if item.number in seen:
             first_row, first_text = seen[item.number]
             if first_text != text:
@@ -123,8 +123,9 @@ def register_rows(
             seen[item.number] = (row, text)
         items.append(item)
         suggestions.append(decision)
+        texts.append(text)
         where.append(pos)
-    outcomes = register_proposals(db, items, suggestions, actor=actor)
+    outcomes = register_proposals(db, items, suggestions, actor=actor, texts=texts)
     counted: set[tuple[str, str]] = set()
     for pos, item, outcome in zip(where, items, outcomes, strict=True):
         key = (item.session, item.number)
