@@ -19,6 +19,14 @@ from router.settings import Settings, get_settings
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "data" / "corpus"
 
+# Argon2 at its production cost takes a few tenths of a second a hash, and the suite creates
+# hundreds of accounts: here (and in the commands tests start) it is the cheapest argon2
+# allows. tests/test_passwords.py checks the production defaults and that hashes verify
+# across costs. Set before anything hashes: router.ledger.accounts reads it once.
+os.environ.update(
+    ROUTER_PASSWORD_TIME_COST="1", ROUTER_PASSWORD_MEMORY_KIB="8", ROUTER_PASSWORD_PARALLELISM="1"
+)
+
 
 def require_or_skip(reason: str) -> None:
     """Skip, except in CI (ROUTER_TEST_REQUIRE_ALL=1), where a missing dependency must fail."""
