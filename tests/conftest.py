@@ -86,10 +86,39 @@ def small_trained_home(tmp_path_factory: pytest.TempPathFactory, small_corpus: P
     return home
 
 
+@pytest.fixture(scope="session")
+def small_two_versions_home(
+    tmp_path_factory: pytest.TempPathFactory, small_trained_home: Path, small_corpus: Path
+) -> Path:
+    """The small home plus a second version (logistic regression, C=10), registered but not
+    promoted: what promotion, rollback and reload tests switch between. Copy, never change."""
+    from dataclasses import replace
+
+    from router.learn.train import DEFAULT_CONFIG, train
+
+    home = tmp_path_factory.mktemp("small-two")
+    shutil.copytree(small_trained_home / "models", home / "models")
+    settings = get_settings({}, home=home, corpus_path=small_corpus)
+    train(settings, replace(DEFAULT_CONFIG, classifier="logreg", C=10.0), promote=False, cv=False)
+    return home
+
+
 @pytest.fixture()
 def fresh_home(tmp_path: Path, small_corpus: Path) -> Iterator[Settings]:
     """An empty home (no models yet) reading the small corpus sample."""
     yield get_settings({}, home=tmp_path, corpus_path=small_corpus)
+
+
+def copy_models(source: Path, settings: Settings) -> tuple[str, list[str]]:
+    """A session home's registry copied into this test's home: its current version and the
+    others, oldest first."""
+    from router.learn.registry import Registry
+
+    shutil.copytree(source / "models", settings.models_path)
+    registry = Registry(settings.models_path)
+    current = registry.current()
+    assert current is not None
+    return current, [v for v in registry.versions() if v != current]
 
 
 # -- the service: app, client, databases ----------------------------------------------------
