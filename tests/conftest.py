@@ -1,4 +1,5 @@
-"""Shared fixtures: the corpus, and a model trained on it once per test session."""
+"""Shared fixtures: the corpus, and models trained on it once per test session (tests/trained.py
+keeps them between runs)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import functools
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from router.core.routing import Router
 from router.learn.dataset import COLUMNS, load_corpus
 from router.settings import Settings, get_settings
+from tests.trained import train_home
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "data" / "corpus"
@@ -44,11 +47,10 @@ def corpus() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project home whose registry holds one model trained on the shipped corpus."""
-    from router.learn.train import train
+    from router.learn.train import DEFAULT_CONFIG
 
     home = tmp_path_factory.mktemp("home")
-    settings = get_settings({}, home=home, corpus_path=CORPUS)
-    train(settings, cv=False)
+    train_home(home, CORPUS, DEFAULT_CONFIG)
     return home
 
 
@@ -79,10 +81,10 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def small_trained_home(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -> Path:
-    from router.learn.train import train
+    from router.learn.train import DEFAULT_CONFIG
 
     home = tmp_path_factory.mktemp("small-home")
-    train(get_settings({}, home=home, corpus_path=small_corpus), cv=False)
+    train_home(home, small_corpus, DEFAULT_CONFIG)
     return home
 
 
@@ -92,14 +94,12 @@ def small_two_versions_home(
 ) -> Path:
     """The small home plus a second version (logistic regression, C=10), registered but not
     promoted: what promotion, rollback and reload tests switch between. Copy, never change."""
-    from dataclasses import replace
-
-    from router.learn.train import DEFAULT_CONFIG, train
+    from router.learn.train import DEFAULT_CONFIG
 
     home = tmp_path_factory.mktemp("small-two")
     shutil.copytree(small_trained_home / "models", home / "models")
-    settings = get_settings({}, home=home, corpus_path=small_corpus)
-    train(settings, replace(DEFAULT_CONFIG, classifier="logreg", C=10.0), promote=False, cv=False)
+    config = replace(DEFAULT_CONFIG, classifier="logreg", C=10.0)
+    train_home(home, small_corpus, config, promote=False)
     return home
 
 
