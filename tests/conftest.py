@@ -213,6 +213,27 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist each worker empties a database of its own (``<name>_gw0``, ...),
+    created next to the one ROUTER_TEST_POSTGRES_URL names; a serial run uses that one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    from sqlalchemy import create_engine, make_url, text
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            found = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if found is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture()
 def postgres_url() -> str:
     """A PostgreSQL database emptied for this test (ROUTER_TEST_POSTGRES_URL)."""
@@ -221,6 +242,7 @@ def postgres_url() -> str:
         require_or_skip("ROUTER_TEST_POSTGRES_URL is not set (no PostgreSQL server for this run)")
     assert url is not None
     try:
+        url = _worker_database(url)
         _reset_postgres(url)
     except Exception as exc:  # noqa: BLE001 - any connection problem means "unavailable"
         require_or_skip(f"PostgreSQL at ROUTER_TEST_POSTGRES_URL is unreachable: {exc}")
