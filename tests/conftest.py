@@ -1,4 +1,5 @@
-"""Shared fixtures: the corpus, and a model trained on it once per test session."""
+"""Shared fixtures: the corpus, and models trained on it once per test session (tests/trained.py
+keeps them between runs)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import functools
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,18 @@ import pytest
 from router.core.routing import Router
 from router.learn.dataset import COLUMNS, load_corpus
 from router.settings import Settings, get_settings
+from tests.trained import train_home
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "data" / "corpus"
+
+# Argon2 at its production cost takes a few tenths of a second a hash, and the suite creates
+# hundreds of accounts: here (and in the commands tests start) it is the cheapest argon2
+# allows. tests/test_passwords.py checks the production defaults and that hashes verify
+# across costs. Set before anything hashes: router.ledger.accounts reads it once.
+os.environ.update(
+    ROUTER_PASSWORD_TIME_COST="1", ROUTER_PASSWORD_MEMORY_KIB="8", ROUTER_PASSWORD_PARALLELISM="1"
+)
 
 
 def require_or_skip(reason: str) -> None:
@@ -36,11 +47,10 @@ def corpus() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project home whose registry holds one model trained on the shipped corpus."""
-    from router.learn.train import train
+    from router.learn.train import DEFAULT_CONFIG
 
     home = tmp_path_factory.mktemp("home")
-    settings = get_settings({}, home=home, corpus_path=CORPUS)
-    train(settings, cv=False)
+    train_home(home, CORPUS, DEFAULT_CONFIG)
     return home
 
 
@@ -71,10 +81,25 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def small_trained_home(tmp_path_factory: pytest.TempPathFactory, small_corpus: Path) -> Path:
-    from router.learn.train import train
+    from router.learn.train import DEFAULT_CONFIG
 
     home = tmp_path_factory.mktemp("small-home")
-    train(get_settings({}, home=home, corpus_path=small_corpus), cv=False)
+    train_home(home, small_corpus, DEFAULT_CONFIG)
+    return home
+
+
+@pytest.fixture(scope="session")
+def small_two_versions_home(
+    tmp_path_factory: pytest.TempPathFactory, small_trained_home: Path, small_corpus: Path
+) -> Path:
+    """The small home plus a second version (logistic regression, C=10), registered but not
+    promoted: what promotion, rollback and reload tests switch between. Copy, never change."""
+    from router.learn.train import DEFAULT_CONFIG
+
+    home = tmp_path_factory.mktemp("small-two")
+    shutil.copytree(small_trained_home / "models", home / "models")
+    config = replace(DEFAULT_CONFIG, classifier="logreg", C=10.0)
+    train_home(home, small_corpus, config, promote=False)
     return home
 
 
@@ -82,6 +107,18 @@ def small_trained_home(tmp_path_factory: pytest.TempPathFactory, small_corpus: P
 def fresh_home(tmp_path: Path, small_corpus: Path) -> Iterator[Settings]:
     """An empty home (no models yet) reading the small corpus sample."""
     yield get_settings({}, home=tmp_path, corpus_path=small_corpus)
+
+
+def copy_models(source: Path, settings: Settings) -> tuple[str, list[str]]:
+    """A session home's registry copied into this test's home: its current version and the
+    others, oldest first."""
+    from router.learn.registry import Registry
+
+    shutil.copytree(source / "models", settings.models_path)
+    registry = Registry(settings.models_path)
+    current = registry.current()
+    assert current is not None
+    return current, [v for v in registry.versions() if v != current]
 
 
 # -- the service: app, client, databases ----------------------------------------------------
@@ -176,6 +213,27 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist each worker empties a database of its own (``<name>_gw0``, ...),
+    created next to the one ROUTER_TEST_POSTGRES_URL names; a serial run uses that one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    from sqlalchemy import create_engine, make_url, text
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            found = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if found is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture()
 def postgres_url() -> str:
     """A PostgreSQL database emptied for this test (ROUTER_TEST_POSTGRES_URL)."""
@@ -184,6 +242,7 @@ def postgres_url() -> str:
         require_or_skip("ROUTER_TEST_POSTGRES_URL is not set (no PostgreSQL server for this run)")
     assert url is not None
     try:
+        url = _worker_database(url)
         _reset_postgres(url)
     except Exception as exc:  # noqa: BLE001 - any connection problem means "unavailable"
         require_or_skip(f"PostgreSQL at ROUTER_TEST_POSTGRES_URL is unreachable: {exc}")
@@ -197,16 +256,24 @@ def api_settings(settings: Settings, sqlite_url: str) -> Settings:
     )
 
 
+@functools.cache
+def _head() -> str | None:
+    from router.db import head_revision
+
+    return head_revision()
+
+
 def make_account(
     db_url: str, name: str, role: str = "分办人员", unit: str | None = None
 ) -> dict[str, str]:
     """An account in the ledger at ``db_url`` (migrated first) and its personal-token header."""
-    from router.db import make_engine, make_sessionmaker, upgrade
+    from router.db import current_revision, make_engine, make_sessionmaker, upgrade
     from router.ledger import accounts
 
     engine = make_engine(db_url)
     try:
-        upgrade(engine)
+        if current_revision(engine) != _head():  # most tests hand in a migrated copy
+            upgrade(engine)
         with make_sessionmaker(engine)() as db:
             user = accounts.add_user(db, name, role, unit=unit, password=PASSWORD, actor="测试")
             _, plain = accounts.create_token(db, user, "测试")

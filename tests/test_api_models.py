@@ -16,28 +16,34 @@ from tests.conftest import AppClient
 API = "/api/v1"
 
 
-@pytest.fixture()
-def admin(
-    api_settings: Settings, serving: Any, trained_home: Path, tmp_path: Path
-) -> Iterator[tuple[AppClient, Registry, str]]:
-    """An app over a copy of the registry holding one held candidate with its report."""
-    from router.api import create_app
-
-    shutil.copytree(trained_home / "models", tmp_path / "models")
-    suite = Path(__file__).resolve().parents[1] / "data" / "behaviour" / "suite.yaml"
-    settings = api_settings.model_copy(
-        update={"models_dir": tmp_path / "models", "behaviour_suite_path": suite}
-    )
-    registry = Registry(settings.models_path)
+@pytest.fixture(scope="module")
+def held_registry(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A copy of the registry holding one held candidate with its report (the views only read
+    it, so the module shares one)."""
+    models = tmp_path_factory.mktemp("held") / "models"
+    shutil.copytree(trained_home / "models", models)
+    registry = Registry(models)
     loaded = registry.load()
 
     def report(folder: Path) -> None:
         (folder / "report.md").write_text("# 重训练报告\n\n- 状态：**暂扣**\n", encoding="utf-8")
 
     meta = {"retrain": {"status": "held", "held_reasons": ["行为测试集有 3 条未通过"]}}
-    held = registry.save(loaded.model, meta, {}, report, tag="rt")
+    return models, registry.save(loaded.model, meta, {}, report, tag="rt")
+
+
+@pytest.fixture()
+def admin(
+    api_settings: Settings, serving: Any, held_registry: tuple[Path, str]
+) -> Iterator[tuple[AppClient, Registry, str]]:
+    """An app over that registry, with this test's own ledger."""
+    from router.api import create_app
+
+    models, held = held_registry
+    suite = Path(__file__).resolve().parents[1] / "data" / "behaviour" / "suite.yaml"
+    settings = api_settings.model_copy(update={"models_dir": models, "behaviour_suite_path": suite})
     client = AppClient(create_app(settings, serving=serving))
-    yield client, registry, held
+    yield client, Registry(models), held
     client.close()
 
 

@@ -53,14 +53,18 @@ def test_usual_umask_gives_0644(tmp_path: Path) -> None:
         os.umask(old)
 
 
-def test_a_model_version_is_group_readable(fresh_home: object, umask_027: None) -> None:
-    from router.learn.load import ensure_model
+def test_a_model_version_is_group_readable(
+    tmp_path: Path, small_trained_home: Path, umask_027: None
+) -> None:
+    """What ``router train`` writes once the model is fitted: a new version, then the pointer
+    (the session's model saved again, so no training here)."""
     from router.learn.registry import Registry
-    from router.settings import Settings
 
-    assert isinstance(fresh_home, Settings)
-    version = ensure_model(fresh_home)
-    root = Registry(fresh_home.models_path).root
+    loaded = Registry(small_trained_home / "models").load()
+    registry = Registry(tmp_path / "models")
+    version = registry.save(loaded.model, loaded.metadata, {})
+    registry.promote(version, reason="train")
+    root = registry.root
     assert mode(root / version) == 0o750
     assert mode(root / version / "metadata.json") in (0o640, 0o644)
     assert mode(root / "current") == 0o640

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -14,9 +13,8 @@ from router.api import create_app
 from router.core.routing import route
 from router.learn.load import load_router
 from router.learn.registry import ARTIFACT, Registry
-from router.learn.train import train
 from router.settings import Settings, get_settings
-from tests.conftest import TOKEN, AppClient, make_account
+from tests.conftest import TOKEN, AppClient, copy_models, make_account
 
 TEXT = {
     "title": "关于加强电动自行车管理的建议",
@@ -26,9 +24,8 @@ TEXT = {
 
 @pytest.fixture()
 def two_versions(
-    small_trained_home: Path, small_corpus: Path, tmp_path: Path, sqlite_url: str
+    small_two_versions_home: Path, small_corpus: Path, tmp_path: Path, sqlite_url: str
 ) -> tuple[Settings, str, str]:
-    shutil.copytree(small_trained_home / "models", tmp_path / "models")
     settings = get_settings(
         {},
         home=tmp_path,
@@ -37,15 +34,7 @@ def two_versions(
         api_token=TOKEN,
         model_watch_seconds=0.1,
     )
-    serving = Registry(settings.models_path).current()
-    assert serving is not None
-    from dataclasses import replace
-
-    from router.learn.train import DEFAULT_CONFIG
-
-    other = train(
-        settings, replace(DEFAULT_CONFIG, classifier="logreg", C=10.0), promote=False, cv=False
-    ).version
+    serving, (other,) = copy_models(small_two_versions_home, settings)
     return settings, serving, other
 
 

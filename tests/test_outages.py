@@ -15,7 +15,7 @@ from router.api import create_app
 from router.db import make_engine, make_sessionmaker
 from router.learn.registry import ARTIFACT, METADATA, Registry, RegistryError
 from router.settings import Settings, get_settings
-from tests.conftest import CORPUS, TOKEN, AppClient, make_account
+from tests.conftest import CORPUS, TOKEN, AppClient, copy_models, make_account
 
 API = "/api/v1"
 TEXT = {"title": "关于加强电动自行车管理的建议", "content": "电动自行车逆行多发，建议加强执法。"}
@@ -131,13 +131,8 @@ def test_reload_of_a_damaged_metadata_file_is_409(
 
 @pytest.fixture()
 def two_versions(
-    small_trained_home: Path, small_corpus: Path, tmp_path: Path, sqlite_url: str
+    small_two_versions_home: Path, small_corpus: Path, tmp_path: Path, sqlite_url: str
 ) -> tuple[Settings, str, str]:
-    from dataclasses import replace
-
-    from router.learn.train import DEFAULT_CONFIG, train
-
-    shutil.copytree(small_trained_home / "models", tmp_path / "models")
     settings = get_settings(
         {},
         home=tmp_path,
@@ -146,11 +141,7 @@ def two_versions(
         api_token=TOKEN,
         model_watch_seconds=60,  # the watcher task sleeps: only requests can notice
     )
-    serving = Registry(settings.models_path).current()
-    assert serving is not None
-    other = train(
-        settings, replace(DEFAULT_CONFIG, classifier="logreg", C=10.0), promote=False, cv=False
-    ).version
+    serving, (other,) = copy_models(small_two_versions_home, settings)
     return settings, serving, other
 
 

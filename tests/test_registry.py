@@ -8,8 +8,8 @@ import pytest
 
 from router.learn.load import ensure_model
 from router.learn.registry import ARTIFACT, LEGACY_ARTIFACT, Registry, RegistryError
-from router.learn.train import train
 from router.settings import Settings
+from tests.conftest import copy_models
 
 
 def test_first_use_trains_and_promotes(fresh_home: Settings) -> None:
@@ -27,21 +27,25 @@ def test_first_use_trains_and_promotes(fresh_home: Settings) -> None:
     assert ensure_model(fresh_home, messages.append) == version  # no second training
 
 
-def _one_version(settings: Settings) -> tuple[Registry, str]:
-    version = ensure_model(settings)
-    return Registry(settings.models_path), version
+@pytest.fixture()
+def one_version(fresh_home: Settings, small_trained_home: Path) -> tuple[Registry, str]:
+    """A registry holding one promoted version: a copy of the session's (training is tested
+    above)."""
+    version, _ = copy_models(small_trained_home, fresh_home)
+    assert ensure_model(fresh_home) == version
+    return Registry(fresh_home.models_path), version
 
 
-def test_tampered_artifact_is_refused(fresh_home: Settings) -> None:
-    registry, version = _one_version(fresh_home)
+def test_tampered_artifact_is_refused(one_version: tuple[Registry, str]) -> None:
+    registry, version = one_version
     artifact = registry.root / version / ARTIFACT
     artifact.write_bytes(artifact.read_bytes() + b"x")
     with pytest.raises(RegistryError, match="校验和不符"):
         registry.load(version)
 
 
-def test_other_library_version_is_refused(fresh_home: Settings) -> None:
-    registry, version = _one_version(fresh_home)
+def test_other_library_version_is_refused(one_version: tuple[Registry, str]) -> None:
+    registry, version = one_version
     meta_path = registry.root / version / "metadata.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     meta["versions"]["rjieba"] = "0.1.0"
@@ -51,18 +55,20 @@ def test_other_library_version_is_refused(fresh_home: Settings) -> None:
 
 
 def test_an_artifact_of_the_old_pickle_format_is_refused_with_what_to_do(
-    fresh_home: Settings,
+    one_version: tuple[Registry, str],
 ) -> None:
-    registry, version = _one_version(fresh_home)
+    registry, version = one_version
     folder = registry.root / version
     (folder / ARTIFACT).rename(folder / LEGACY_ARTIFACT)
     with pytest.raises(RegistryError, match="旧格式.*router train"):
         registry.load(version)
 
 
-def test_a_damaged_artifact_with_a_matching_checksum_is_refused(fresh_home: Settings) -> None:
+def test_a_damaged_artifact_with_a_matching_checksum_is_refused(
+    one_version: tuple[Registry, str],
+) -> None:
     """Arrays only: a file that is not a scorer fails cleanly instead of running anything."""
-    registry, version = _one_version(fresh_home)
+    registry, version = one_version
     artifact = registry.root / version / ARTIFACT
     artifact.write_bytes(b"PK\x03\x04 not really a zip")
     meta_path = registry.root / version / "metadata.json"
@@ -84,9 +90,9 @@ def test_empty_registry_says_what_to_do(tmp_path: Path) -> None:
         Registry(tmp_path).load()
 
 
-def test_promote_and_rollback(fresh_home: Settings) -> None:
-    registry, first = _one_version(fresh_home)
-    second = train(fresh_home, cv=False, promote=False).version
+def test_promote_and_rollback(fresh_home: Settings, small_two_versions_home: Path) -> None:
+    first, (second,) = copy_models(small_two_versions_home, fresh_home)
+    registry = Registry(fresh_home.models_path)
     assert registry.current() == first
     registry.promote(second)
     assert registry.current() == second
@@ -95,9 +101,9 @@ def test_promote_and_rollback(fresh_home: Settings) -> None:
     assert [h["version"] for h in registry.history()] == [first, second, first]
 
 
-def test_rollback_walks_back_along_the_promotion_chain(fresh_home: Settings) -> None:
+def test_rollback_walks_back_along_the_promotion_chain(one_version: tuple[Registry, str]) -> None:
     """Twice is two steps back, not back to the newer version (issue 14)."""
-    registry, first = _one_version(fresh_home)
+    registry, first = one_version
     loaded = registry.load(first)
     second = registry.save(loaded.model, {}, {}, tag="b")
     third = registry.save(loaded.model, {}, {}, tag="c")
@@ -117,17 +123,19 @@ def test_rollback_walks_back_along_the_promotion_chain(fresh_home: Settings) -> 
     assert registry.status(second)["state"] == "served"
 
 
-def test_promotion_records_the_os_user_when_nobody_is_named(fresh_home: Settings) -> None:
+def test_promotion_records_the_os_user_when_nobody_is_named(
+    one_version: tuple[Registry, str],
+) -> None:
     import getpass
 
-    registry, first = _one_version(fresh_home)
+    registry, first = one_version
     registry.promote(first)
     assert registry.history()[-1]["by"] == getpass.getuser()
     assert registry.history()[-1]["at"]
 
 
-def test_failed_save_leaves_no_folder(fresh_home: Settings) -> None:
-    registry, version = _one_version(fresh_home)
+def test_failed_save_leaves_no_folder(one_version: tuple[Registry, str]) -> None:
+    registry, version = one_version
     loaded = registry.load(version)
 
     def boom(_folder: Path) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ import pytest
 from router.core import artifact, text
 from router.core.scorer import KeyIndex, ScorerError, gram_key
 from router.learn.export import scorer_from_fitted
-from router.learn.fit import ModelConfig, TextModel
+from router.learn.fit import DepartmentModel, ModelConfig, TextModel
 
 
 def test_key_index_finds_every_key_and_nothing_else() -> None:
@@ -49,12 +50,34 @@ def test_gram_keys_differ_across_lengths() -> None:
 
 
 @pytest.fixture(scope="module")
-def fitted(corpus: pd.DataFrame) -> TextModel:
+def fitted_full(corpus: pd.DataFrame) -> tuple[TextModel, DepartmentModel]:
+    """A model with departments, and its department model as fitted: all the features, before
+    the scorer keeps the ones it weighs (recorded, not fitted a second time)."""
     sample = corpus.sample(n=min(500, len(corpus)), random_state=3)
     departments = [[d for d in str(v).split(";") if d] for v in sample["departments"]]
-    return TextModel.fit(
-        list(sample["text"]), list(sample["label"]), ModelConfig(char_ngrams=(2, 3)), departments
-    )
+    made: list[DepartmentModel | None] = []
+    fit = DepartmentModel.fit
+
+    def record(*args: Any, **kwargs: Any) -> DepartmentModel | None:
+        made.append(fit(*args, **kwargs))
+        return made[-1]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(DepartmentModel, "fit", record)
+        model = TextModel.fit(
+            list(sample["text"]),
+            list(sample["label"]),
+            ModelConfig(char_ngrams=(2, 3)),
+            departments,
+        )
+    (full,) = made
+    assert full is not None
+    return model, full
+
+
+@pytest.fixture(scope="module")
+def fitted(fitted_full: tuple[TextModel, DepartmentModel]) -> TextModel:
+    return fitted_full[0]
 
 
 def test_a_saved_scorer_loads_back_with_the_same_figures(
@@ -76,17 +99,10 @@ def test_a_saved_scorer_loads_back_with_the_same_figures(
 
 
 def test_department_probabilities_are_the_full_weight_matrix(
-    fitted: TextModel, corpus: pd.DataFrame
+    fitted_full: tuple[TextModel, DepartmentModel], corpus: pd.DataFrame
 ) -> None:
     """The scorer keeps only the features a department weighs; nothing else changes."""
-    from router.learn.fit import DepartmentModel
-
-    assert fitted.pipeline is not None
-    sample = corpus.sample(n=min(500, len(corpus)), random_state=3)
-    x = fitted.pipeline.named_steps["features"].transform(list(sample["text"]))
-    departments = [[d for d in str(v).split(";") if d] for v in sample["departments"]]
-    full = DepartmentModel.fit(x, departments)
-    assert full is not None
+    fitted, full = fitted_full
     texts = list(corpus["text"][:300])
     xs = fitted.scorer.transform(texts)
     plain = 1.0 / (1.0 + np.exp(-(np.asarray(xs @ full.weights) + full.intercept)))

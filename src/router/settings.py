@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = Field(
         default=None, description="登录 Cookie 加 Secure；不设则按请求是否为 HTTPS 决定"
     )
+    # Argon2id for account passwords: argon2-cffi's defaults (RFC 9106's low-memory profile,
+    # a few tenths of a second a hash). Each hash records its own parameters, so a stored hash
+    # verifies whatever these say, and a login rehashes it to them. Only the tests lower them.
+    password_time_cost: int = Field(default=3, ge=1, description="Argon2 passes")
+    password_memory_kib: int = Field(default=65536, ge=8, description="Argon2 memory (KiB)")
+    password_parallelism: int = Field(default=4, ge=1, description="Argon2 lanes")
 
     serve_host: str = "127.0.0.1"
     serve_port: int = 8000
@@ -124,6 +130,14 @@ class Settings(BaseSettings):
             self.behaviour_suite_path = self.home / "data" / "behaviour" / "suite.yaml"
         if self.database_url is None:
             self.database_url = f"sqlite:///{self.home / 'ledger.db'}"
+        return self
+
+    @model_validator(mode="after")
+    def _password_memory(self) -> Settings:
+        if self.password_memory_kib < 8 * self.password_parallelism:
+            raise ValueError(
+                "ROUTER_PASSWORD_MEMORY_KIB 至少是 ROUTER_PASSWORD_PARALLELISM 的 8 倍。"
+            )
         return self
 
     @property

@@ -12,6 +12,7 @@ is nothing to guess. Functions flush, never commit, like the rest of the ledger.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -34,6 +35,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from router.labels import load_labels
 from router.ledger.models import Base, UTCDateTime
 from router.ledger.ops import InvalidError, LedgerError, NotFoundError, utcnow
+from router.settings import Settings, get_settings
 
 ROLES = ("分办人员", "承办单位经办人", "审核领导", "管理员")
 UNIT_ROLE = "承办单位经办人"
@@ -42,7 +44,21 @@ READ_ALL_ROLES = ("分办人员", "审核领导", "管理员")  # see the whole 
 TOKEN_PREFIX = "rt_"
 MIN_PASSWORD = 10
 
-_hasher = PasswordHasher()
+
+def password_hasher(settings: Settings) -> PasswordHasher:
+    """Argon2id with the settings' cost (``ROUTER_PASSWORD_*``)."""
+    return PasswordHasher(
+        time_cost=settings.password_time_cost,
+        memory_cost=settings.password_memory_kib,
+        parallelism=settings.password_parallelism,
+    )
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    """The process's hasher, from its environment, once: the cost is a property of the
+    machine, not of one app, and functions here take a session, not settings."""
+    return password_hasher(get_settings())
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -180,7 +196,7 @@ def add_user(
         name=name,
         role=role,
         unit=label,
-        password_hash=_hasher.hash(password),
+        password_hash=_hasher().hash(password),
         active=True,
         failed_logins=0,
         created_by=actor,
@@ -227,7 +243,7 @@ def reset_password(db: Session, name: str, password: str, *, now: datetime | Non
     now = now or utcnow()
     check_password(password)
     user = get_user(db, name)
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = _hasher().hash(password)
     user.updated_at = now
     user.failed_logins, user.locked_until = 0, None
     for s in db.scalars(select(LoginSession).where(LoginSession.user_id == user.id)):
@@ -264,14 +280,14 @@ def authenticate(
     now = now or utcnow()
     user = db.scalar(select(User).where(User.name == name.strip()))
     if user is None:
-        _hasher.hash(password)  # the same work either way: no timing hint that a name exists
+        _hasher().hash(password)  # the same work either way: no timing hint that a name exists
         return None
     if user.locked_until is not None and user.locked_until > now:
         raise LockedError(
             f"密码连续输错 {MAX_FAILED_LOGINS} 次，账号暂停登录 {LOCK_MINUTES} 分钟，请稍后再试。"
         )
     try:
-        _hasher.verify(user.password_hash, password)
+        _hasher().verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         user.failed_logins = (user.failed_logins or 0) + 1
         if user.failed_logins >= MAX_FAILED_LOGINS:
@@ -283,8 +299,8 @@ def authenticate(
     if user.failed_logins or user.locked_until is not None:
         user.failed_logins, user.locked_until = 0, None
         db.flush()
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher().hash(password)
         db.flush()
     return user
 
