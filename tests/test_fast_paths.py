@@ -12,6 +12,7 @@ import pytest
 from router.core import text
 from router.core.routing import Decision, InputError, Router, route, route_items, route_many
 from router.learn.fit import ModelConfig, TextModel
+from router.learn.train import DEFAULT_CONFIG
 
 
 def test_fold_table_leaves_nfkc_unchanged(corpus: pd.DataFrame) -> None:
@@ -43,8 +44,12 @@ def test_tokenize_filter_matches_the_plain_rule(corpus: pd.DataFrame) -> None:
 
 @pytest.mark.parametrize(
     "config",
-    [ModelConfig(classifier="svm", char_ngrams=(2, 3)), ModelConfig(classifier="logreg", C=10.0)],
-    ids=["words-chars", "words-logreg"],
+    [
+        ModelConfig(classifier="svm", char_ngrams=(2, 3)),
+        DEFAULT_CONFIG,
+        pytest.param(ModelConfig(classifier="logreg", C=10.0), marks=pytest.mark.slow),
+    ],
+    ids=["words-chars", "default", "words-logreg"],
 )
 def test_fast_features_are_the_vectorizers_features(
     corpus: pd.DataFrame, config: ModelConfig

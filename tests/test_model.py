@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from router.learn.fit import ModelConfig, TextModel
+from router.learn.train import DEFAULT_CONFIG
 
 
 @pytest.mark.parametrize(
@@ -12,9 +13,12 @@ from router.learn.fit import ModelConfig, TextModel
     [
         ModelConfig(classifier="svm"),
         ModelConfig(classifier="svm", char_ngrams=(2, 3)),
-        ModelConfig(classifier="logreg", C=10.0, char_ngrams=(2, 3)),
+        DEFAULT_CONFIG,
+        pytest.param(
+            ModelConfig(classifier="logreg", C=10.0, char_ngrams=(2, 3)), marks=pytest.mark.slow
+        ),
     ],
-    ids=["svm-words", "svm-words-chars", "logreg-words-chars"],
+    ids=["svm-words", "svm-words-chars", "default", "logreg-words-chars"],
 )
 def test_fast_path_gives_the_pipeline_probabilities(
     corpus: pd.DataFrame, config: ModelConfig

@@ -12,6 +12,7 @@ from router.settings import Settings
 from tests.conftest import copy_models
 
 
+@pytest.mark.slow  # trains the full default model
 def test_first_use_trains_and_promotes(fresh_home: Settings) -> None:
     messages: list[str] = []
     version = ensure_model(fresh_home, messages.append)
