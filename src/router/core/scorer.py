@@ -293,7 +293,8 @@ class Scorer:
         best = np.zeros(rows.shape[0])
         step = max(1, _DENSE_ENTRIES // columns.shape[1])  # rows whose product is made at once
         for lo in range(0, rows.shape[0], step):
-            indptr, data = _product(rows[lo : lo + step], columns)
+            part = rows if step >= rows.shape[0] else rows[lo : lo + step]
+            indptr, data = _product(part, columns)
             nz = np.flatnonzero(np.diff(indptr) > 0)
             if nz.size:
                 best[lo + nz] = np.maximum.reduceat(data, indptr[:-1][nz])
