@@ -105,8 +105,8 @@ def test_rules_written_out_and_gated_find_the_same_evidence(
         resources.files("router").joinpath("resources/jurisdiction_rules.yaml").read_text("utf-8")
     )
     fast = rules.parse_rules(raw)
-    keys, _, always, _ = fast._gate
-    assert keys.size > 0 and always == 0  # every shipped rule can be gated
+    gate = fast._gate
+    assert gate.keys.size > 0 and gate.always == 0  # every shipped rule can be gated
     with monkeypatch.context() as m:
         m.setattr(rules, "_branches", lambda p: [p])
         plain = rules.parse_rules(raw)
@@ -240,3 +240,21 @@ def test_the_collector_is_paused_for_large_batches_only_and_always_restored() ->
     with pytest.raises(RuntimeError), paused(1000):
         raise RuntimeError("a batch that fails")
     assert gc.isenabled()
+
+
+def test_local_topics_gated_find_what_every_topic_finds(corpus: pd.DataFrame) -> None:
+    from router.core.local import LocalJurisdiction
+
+    local = LocalJurisdiction(None)
+    assert local._gate.keys.size > 0 and local._gate.always == 0  # every topic can be gated
+    texts = [*corpus["text"], "网吧噪音扰民", "楼上扔垃圾", "学生之间被欺负", "", "网"]
+    gates = local.candidates(texts)
+    assert 0 < sum(g == 0 for g in gates) < len(texts)  # the gate does skip topics
+    everything = (1 << len(local.topics)) - 1
+    found = 0
+    for t, gate in zip(texts, gates, strict=True):
+        want = [(m.topic.id, m.words) for m in local.match(t, {}, everything)]
+        assert [(m.topic.id, m.words) for m in local.match(t, {}, gate)] == want, t[:40]
+        assert [(m.topic.id, m.words) for m in local.match(t, {})] == want
+        found += bool(want)
+    assert found >= 3

@@ -218,3 +218,32 @@ def test_a_scorer_with_arrays_of_the_wrong_shape_is_refused_on_load(
         artifact.load(path)
     with pytest.raises(ScorerError):
         artifact.load(path.read_bytes())
+
+
+def test_the_radix_sort_of_keys_is_numpys_sort() -> None:
+    from router.core.scorer import _sorted
+
+    rng = np.random.default_rng(0)
+    for top in (1 << 10, 1 << 20, (1 << 32) - 1, 1 << 40):
+        for size in (0, 5, 5000, 100_000):
+            keys = rng.integers(0, top, size=size, dtype=np.int64)
+            assert np.array_equal(_sorted(keys), np.sort(keys))
+
+
+def test_nested_character_terms_with_unigrams_equal_the_plain_lookup() -> None:
+    from router.core.scorer import Part, _nested_terms, _ngram_keys, gram_key
+
+    texts = ["道路破损坑洼", "公交站点太少", "路灯不亮", "道", "", "a😀b道路"]
+    grams = {t[i : i + n] for t in texts for n in (1, 2, 3) for i in range(len(t) - n + 1)}
+    vocab = sorted(g for g in grams if "少" not in g)  # some n-grams are missing
+    keys = np.array([gram_key([ord(ch) + 1 for ch in g]) for g in vocab], dtype=np.uint64)
+    part = Part("char", 1, 3, keys, np.ones(keys.size), False, False)
+    assert part.nested
+    raw = "".join(texts).encode("utf-32-le")
+    symbols = np.frombuffer(raw, dtype=np.uint32).astype(np.uint64) + np.uint64(1)
+    doc = np.repeat(np.arange(len(texts)), [len(t) for t in texts])
+    all_keys, all_docs = _ngram_keys(symbols, doc, 1, 3)
+    cols = part.index.get(all_keys)
+    want = sorted(zip(all_docs[cols >= 0].tolist(), cols[cols >= 0].tolist(), strict=True))
+    d, c = _nested_terms(symbols, doc, part)
+    assert sorted(zip(d.tolist(), c.tolist(), strict=True)) == want

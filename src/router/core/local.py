@@ -14,14 +14,17 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from router.core.rules import PairGate
 
 CONTESTED = "此类事项各地分工不同"
 
@@ -102,11 +105,31 @@ class LocalJurisdiction:
                 self._stamp = stamp
             return self._choices
 
-    def match(self, text: str, choices: dict[str, Choice] | None = None) -> list[LocalMatch]:
+    @cached_property
+    def _gate(self) -> PairGate:
+        return PairGate([(t.pattern,) for t in self.topics])
+
+    def candidates(self, texts: Sequence[str]) -> list[int]:
+        """For each text, a bit mask of the topics it could be on (:class:`PairGate`): one
+        pass over a batch rather than every topic's pattern over every text."""
+        return self._gate.candidates(texts)
+
+    def match(
+        self,
+        text: str,
+        choices: dict[str, Choice] | None = None,
+        candidates: int | None = None,
+    ) -> list[LocalMatch]:
+        """The topics found in a text; ``candidates`` (from :meth:`candidates`) skips the
+        topics that cannot be found."""
         if choices is None:
             choices = self.choices()
+        if candidates is None:
+            candidates = self.candidates([text])[0]
         found = []
-        for topic in self.topics:
+        for k, topic in enumerate(self.topics):
+            if not candidates >> k & 1:
+                continue
             words = topic.find(text)
             if words:
                 found.append(LocalMatch(topic, words, choices.get(topic.id)))

@@ -388,6 +388,7 @@ def _decide_many(
         rows = proba.tolist()  # plain floats: per-item work on eight numbers is faster in Python
         dept_rows = dept.tolist() if dept is not None else [None] * len(texts)
         choices = router.local.choices() if router.local is not None else {}
+        topics = router.local.candidates(texts) if router.local is not None else [0] * len(texts)
         decided = [
             _decide(
                 router,
@@ -397,7 +398,7 @@ def _decide_many(
                 dept_rows[j],
                 gates[j],
                 near[j],
-                router.local.match(text, choices) if router.local is not None else [],
+                router.local.match(text, choices, topics[j]) if router.local is not None else [],
             )
             for j, text in enumerate(texts)
         ]

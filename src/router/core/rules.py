@@ -51,51 +51,14 @@ class RuleBook:
     rules: tuple[Rule, ...] = field(default_factory=tuple)
 
     @cached_property
-    def _gate(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The character pairs each rule's matches can begin with: (pair keys sorted, the
-        rules each pair opens, the rules that cannot be gated, which characters open any
-        pair). Sets of rules are bit masks, 63 rules to a column."""
-        owners: dict[int, int] = {}
-        always = 0
-        for k, rule in enumerate(self.rules):
-            pairs: set[str] = set()
-            for pat in (rule.pattern, rule.ambiguous):
-                found = _leading_pairs(pat) if pat is not None else set()
-                if found is None:
-                    always |= 1 << k
-                    break
-                pairs |= found
-            else:
-                for pair in pairs:
-                    key = _pair_key(pair)
-                    owners[key] = owners.get(key, 0) | 1 << k
-        keys = np.array(sorted(owners), dtype=np.uint64)
-        width = max(1, -(-len(self.rules) // _BITS))
-        masks = np.array([_columns(owners[int(key)], width) for key in keys], dtype=np.uint64)
-        opens = np.zeros(0x110000, dtype=bool)
-        opens[(keys >> np.uint64(21)).astype(np.int64)] = True
-        return keys, masks.reshape(-1, width), np.array(_columns(always, width), np.uint64), opens
+    def _gate(self) -> PairGate:
+        return PairGate([(rule.pattern, rule.ambiguous) for rule in self.rules])
 
     def candidates(self, texts: Sequence[str]) -> list[int]:
         """For each text, a bit mask of the rules that could match it: those whose opening
         characters occur somewhere in it. One vectorised pass for a whole batch, so that each
         text then runs only a few of the rules instead of all of them."""
-        keys, masks, always, opens = self._gate
-        n = len(texts)
-        out = np.tile(always, (n, 1))
-        if keys.size and n:
-            lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
-            codes = np.frombuffer(
-                "".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32
-            )
-            at = np.flatnonzero(opens[codes[:-1]])  # few characters open a pair: look there
-            pairs = (codes[at].astype(np.uint64) << np.uint64(21)) | codes[at + 1]
-            pos = np.minimum(np.searchsorted(keys, pairs), keys.size - 1)
-            ends = np.cumsum(lengths)
-            doc = np.searchsorted(ends, at, side="right")
-            hit = (keys[pos] == pairs) & (at + 1 < ends[np.minimum(doc, n - 1)])
-            np.bitwise_or.at(out, doc[hit], masks[pos[hit]])
-        return [sum(int(m) << (_BITS * g) for g, m in enumerate(row)) for row in out.tolist()]
+        return self._gate.candidates(texts)
 
     def match(self, text: str, candidates: int | None = None) -> list[RuleHit]:
         """Every rule with at least one hit that no exception nearby cancels.
@@ -129,6 +92,59 @@ class RuleBook:
 
 
 _BITS = 63  # rules per uint64 column of a mask
+
+
+class PairGate:
+    """Which of several groups of patterns could match a text, told from the character pairs
+    their matches can begin with: one vectorised pass over a whole batch, so that each text
+    then runs only the few groups that can match it (a group that cannot be gated always
+    runs).
+
+    Built from (pair keys sorted, the groups each pair opens, the groups that cannot be
+    gated, which characters open any pair). Sets of groups are bit masks, 63 to a column.
+    """
+
+    def __init__(self, groups: Sequence[Sequence[re.Pattern[str] | None]]) -> None:
+        owners: dict[int, int] = {}
+        always = 0
+        for k, patterns in enumerate(groups):
+            pairs: set[str] = set()
+            for pat in patterns:
+                found = _leading_pairs(pat) if pat is not None else set()
+                if found is None:
+                    always |= 1 << k
+                    break
+                pairs |= found
+            else:
+                for pair in pairs:
+                    key = _pair_key(pair)
+                    owners[key] = owners.get(key, 0) | 1 << k
+        keys = np.array(sorted(owners), dtype=np.uint64)
+        width = max(1, -(-len(groups) // _BITS))
+        masks = np.array([_columns(owners[int(key)], width) for key in keys], dtype=np.uint64)
+        opens = np.zeros(0x110000, dtype=bool)
+        opens[(keys >> np.uint64(21)).astype(np.int64)] = True
+        self.keys, self.masks = keys, masks.reshape(-1, width)
+        self.always, self.opens = np.array(_columns(always, width), np.uint64), opens
+
+    def candidates(self, texts: Sequence[str]) -> list[int]:
+        """For each text, a bit mask of the groups that could match it."""
+        keys, masks, always, opens = self.keys, self.masks, self.always, self.opens
+        n = len(texts)
+        out = np.tile(always, (n, 1))
+        if keys.size and n:
+            lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+            codes = np.frombuffer(
+                "".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32
+            )
+            at = np.flatnonzero(opens[codes[:-1]])  # few characters open a pair: look there
+            pairs = (codes[at].astype(np.uint64) << np.uint64(21)) | codes[at + 1]
+            pos = np.minimum(np.searchsorted(keys, pairs), keys.size - 1)
+            ends = np.cumsum(lengths)
+            doc = np.searchsorted(ends, at, side="right")
+            hit = (keys[pos] == pairs) & (at + 1 < ends[np.minimum(doc, n - 1)])
+            np.bitwise_or.at(out, doc[hit], masks[pos[hit]])
+        return [sum(int(m) << (_BITS * g) for g, m in enumerate(row)) for row in out.tolist()]
 
 
 def _columns(mask: int, width: int) -> list[int]:
