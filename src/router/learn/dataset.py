@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from router.core.text import prepare
 from router.labels import LabelSet, load_labels
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMNS = ("id", "title", "content", "unit", "co_units", "jurisdiction", "departments", "note")
 JURISDICTIONS = ("police", "partial", "outside")
@@ -34,6 +36,8 @@ def corpus_files(path: Path) -> list[Path]:
 
 
 def _read_one(path: Path) -> pd.DataFrame:
+    import pandas as pd  # not at import: the CLI's routing path imports CorpusError from here
+
     df = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
@@ -47,6 +51,8 @@ def load_corpus(path: Path, labels: LabelSet | None = None) -> pd.DataFrame:
     """Read and validate the corpus (a CSV or a folder of them); adds ``source`` (the file),
     ``label`` (unit or outside) and ``text``."""
     labels = labels or load_labels()
+    import pandas as pd
+
     df = pd.concat([_read_one(f) for f in corpus_files(path)], ignore_index=True)
     if df["id"].duplicated().any():
         raise CorpusError(f"语料编号重复：{sorted(set(df.loc[df['id'].duplicated(), 'id']))[:5]}")
