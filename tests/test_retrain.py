@@ -35,14 +35,17 @@ pytestmark = pytest.mark.slow  # every test here trains models
 def home(small_trained_home: Path, small_corpus: Path, tmp_path: Path) -> Settings:
     """A copy of a trained home on the small corpus, so each test may promote freely."""
     shutil.copytree(small_trained_home / "models", tmp_path / "models")
-    # The small evaluation set has about 20 items per unit, so one item moves recall by 5%.
-    # The small model is not held to the behaviour suite (tests/test_poisoning.py uses the
-    # full one) nor to the shift limits: these tests are about the gate and the registry.
+    # The small evaluation set has 8 to 20 items per unit, so one item moves a unit's recall by
+    # up to 12.5% and macro-F1 by about 0.01: refitting with one more example (a new split of
+    # the calibration folds) moves that much. The small model is not held to the behaviour
+    # suite (tests/test_poisoning.py uses the full one) nor to the shift limits: these tests
+    # are about the gate and the registry; the gate's own arithmetic is tested above.
     return get_settings(
         {},
         home=tmp_path,
         corpus_path=small_corpus,
-        retrain_recall_margin=0.12,
+        retrain_recall_margin=0.13,
+        retrain_macro_f1_margin=0.02,
         behaviour_suite_path=_tiny_suite(tmp_path),
         retrain_max_shift_share=1.0,
         retrain_max_move=10_000,
