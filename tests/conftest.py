@@ -121,6 +121,23 @@ def copy_models(source: Path, settings: Settings) -> tuple[str, list[str]]:
     return current, [v for v in registry.versions() if v != current]
 
 
+def two_versions_home(
+    source: Path, corpus: Path, home: Path, database_url: str, watch_seconds: float
+) -> tuple[Settings, str, str]:
+    """A test home serving one of the session's two small versions, the other one registered:
+    settings (with the shared token and the given watch interval), serving and other version."""
+    settings = get_settings(
+        {},
+        home=home,
+        corpus_path=corpus,
+        database_url=database_url,
+        api_token=TOKEN,
+        model_watch_seconds=watch_seconds,
+    )
+    serving, (other,) = copy_models(source, settings)
+    return settings, serving, other
+
+
 # -- the service: app, client, databases ----------------------------------------------------
 TOKEN = "test-token-7Hq2vR9kLm4ZpX8sWc3NbT5d"
 DISPATCHER = "张三"

@@ -13,8 +13,8 @@ from router.api import create_app
 from router.core.routing import route
 from router.learn.load import load_router
 from router.learn.registry import ARTIFACT, Registry
-from router.settings import Settings, get_settings
-from tests.conftest import TOKEN, AppClient, copy_models, make_account
+from router.settings import Settings
+from tests.conftest import AppClient, make_account, two_versions_home
 
 TEXT = {
     "title": "关于加强电动自行车管理的建议",
@@ -26,16 +26,9 @@ TEXT = {
 def two_versions(
     small_two_versions_home: Path, small_corpus: Path, tmp_path: Path, sqlite_url: str
 ) -> tuple[Settings, str, str]:
-    settings = get_settings(
-        {},
-        home=tmp_path,
-        corpus_path=small_corpus,
-        database_url=sqlite_url,
-        api_token=TOKEN,
-        model_watch_seconds=0.1,
+    return two_versions_home(
+        small_two_versions_home, small_corpus, tmp_path, sqlite_url, watch_seconds=0.1
     )
-    serving, (other,) = copy_models(small_two_versions_home, settings)
-    return settings, serving, other
 
 
 def _expected(settings: Settings, version: str) -> float:

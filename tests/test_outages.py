@@ -14,8 +14,8 @@ import pytest
 from router.api import create_app
 from router.db import make_engine, make_sessionmaker
 from router.learn.registry import ARTIFACT, METADATA, Registry, RegistryError
-from router.settings import Settings, get_settings
-from tests.conftest import CORPUS, TOKEN, AppClient, copy_models, make_account
+from router.settings import Settings
+from tests.conftest import CORPUS, TOKEN, AppClient, make_account, two_versions_home
 
 API = "/api/v1"
 TEXT = {"title": "关于加强电动自行车管理的建议", "content": "电动自行车逆行多发，建议加强执法。"}
@@ -133,16 +133,10 @@ def test_reload_of_a_damaged_metadata_file_is_409(
 def two_versions(
     small_two_versions_home: Path, small_corpus: Path, tmp_path: Path, sqlite_url: str
 ) -> tuple[Settings, str, str]:
-    settings = get_settings(
-        {},
-        home=tmp_path,
-        corpus_path=small_corpus,
-        database_url=sqlite_url,
-        api_token=TOKEN,
-        model_watch_seconds=60,  # the watcher task sleeps: only requests can notice
+    # the watcher task sleeps: only requests can notice
+    return two_versions_home(
+        small_two_versions_home, small_corpus, tmp_path, sqlite_url, watch_seconds=60
     )
-    serving, (other,) = copy_models(small_two_versions_home, settings)
-    return settings, serving, other
 
 
 def _admin(settings: Settings) -> dict[str, str]:
