@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from router.labels import load_labels
 from router.learn.dataset import COLUMNS, corpus_files, load_corpus, split_list
@@ -64,6 +65,7 @@ def test_lengths_vary(corpus: pd.DataFrame) -> None:
     assert (lengths > 500).sum() >= 50
 
 
+@pytest.mark.slow  # every pair of the whole corpus's rows: a check of the data, run in CI
 def test_no_near_duplicates(corpus: pd.DataFrame) -> None:
     texts = list(corpus["title"] + corpus["content"])
     pairs = jaccard_pairs(texts, NEAR_DUPLICATE_JACCARD)

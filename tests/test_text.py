@@ -37,6 +37,7 @@ def test_unknown_backend_is_refused() -> None:
         text.segment("测试", backend="nope")
 
 
+@pytest.mark.slow  # the whole corpus through pure-Python jieba: a check of the dependency, run in CI
 def test_rjieba_matches_jieba_on_whole_corpus(corpus: pd.DataFrame) -> None:
     """The fast segmenter must give exactly the reference tokens, dictionary included."""
     mismatches = [
