@@ -17,11 +17,13 @@ API = "/api/v1"
 
 
 @pytest.fixture(scope="module")
-def held_registry(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A copy of the registry holding one held candidate with its report (the views only read
-    it, so the module shares one)."""
+def held_registry(
+    small_trained_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, str]:
+    """A copy of the small model's registry holding one held candidate with its report (the
+    views only read it, so the module shares one)."""
     models = tmp_path_factory.mktemp("held") / "models"
-    shutil.copytree(trained_home / "models", models)
+    shutil.copytree(small_trained_home / "models", models)
     registry = Registry(models)
     loaded = registry.load()
 

@@ -18,8 +18,10 @@ runner = CliRunner()
 
 
 @pytest.fixture()
-def env(trained_home: Path, tmp_path: Path) -> dict[str, str]:
-    shutil.copytree(trained_home / "models", tmp_path / "models")
+def env(small_trained_home: Path, tmp_path: Path) -> dict[str, str]:
+    """A home with the small model: these commands move versions about, which any model shows
+    (saving another version of the small one is a fifth of the full one's time)."""
+    shutil.copytree(small_trained_home / "models", tmp_path / "models")
     return {
         "ROUTER_HOME": str(tmp_path),
         "ROUTER_CORPUS_PATH": str(CORPUS),

@@ -17,7 +17,7 @@ from router.sheets import guard, merge
 from router.sheets.guard import Limits, check_xlsx_bounds, read_isolated
 from router.sheets.read import TableError, read_table_bytes
 from tests.conftest import AppClient
-from tests.workbooks import PROPOSALS, ledger_workbook, to_bytes
+from tests.workbooks import PROPOSALS, big_ledger, ledger_workbook, to_bytes
 
 API = "/api/v1"
 
@@ -132,10 +132,31 @@ def test_a_runaway_parse_costs_the_child_not_the_caller(monkeypatch: pytest.Monk
     assert err.value.status == 413 and "内存" in err.value.message
 
 
-def test_a_slow_parse_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_slow_parse_is_stopped(tmp_path: Path) -> None:
+    """4,000 rows take the engine far longer than the 20 ms allowed (about half a second)."""
+    path = big_ledger(tmp_path / "big.xlsx", [("关于加强反诈宣传的建议", "建议加强反诈宣传")], 4000)
     with pytest.raises(TableError) as err:
-        read_isolated(to_bytes(ledger_workbook()), "a.xlsx", Limits(seconds=0.01))
+        read_isolated(path.read_bytes(), "a.xlsx", Limits(seconds=0.02))
     assert err.value.status == 422 and "秒" in err.value.message
+    assert len(read_isolated(path.read_bytes(), "a.xlsx", Limits()).frame) == 4000
+
+
+def test_reads_from_many_threads_and_after_the_reading_server_dies() -> None:
+    """The service reads uploads from several threads at once; a reading server that was
+    killed (say by the kernel) is started again on the next read."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = to_bytes(ledger_workbook())
+    direct = read_table_bytes(data, "a.xlsx").frame
+    with ThreadPoolExecutor(4) as pool:
+        frames = list(pool.map(lambda _: read_isolated(data, "a.xlsx", Limits()).frame, range(8)))
+    assert all(f.equals(direct) for f in frames)
+    server = guard._READERS._server
+    assert server is not None
+    server.kill()
+    server.wait()
+    assert read_isolated(data, "a.xlsx", Limits()).frame.equals(direct)
+    assert guard._READERS._server is not server
 
 
 def test_isolated_reading_gives_the_same_table() -> None:

@@ -18,13 +18,17 @@ scan missed, then costs the child, never the server or the command.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
 import re
+import signal
+import socket
 import subprocess
 import sys
-import tempfile
+import threading
+import time
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -223,43 +227,42 @@ def read_isolated(data: bytes, name: str, limits: Limits, **kwargs: Any) -> Tabl
     with and ``limits.seconds`` to finish. A TableError the child raises comes back as one;
     a child that runs out of memory, crashes or overruns becomes a TableError for the clerk.
 
-    The child is a fresh interpreter (``python -m router.sheets.guard``), not a fork: the
-    server has threads, and a fork of a threaded process may inherit a lock held forever.
+    The child is forked by a reading server (:class:`_Readers`), never by this process: the
+    service has threads, and a fork of a threaded process may inherit a lock held forever.
     """
     if data.startswith(b"PK"):
         check_xlsx_bounds(data, name, limits)
     kwargs.setdefault("max_rows", limits.rows)
     kwargs.setdefault("max_columns", limits.columns)
-    payload = pickle.dumps((data, name, kwargs, limits.memory_bytes), pickle.HIGHEST_PROTOCOL)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, env.get("PYTHONPATH", "")) if p)
+    request = pickle.dumps(
+        (data, name, kwargs, limits.memory_bytes, limits.seconds), pickle.HIGHEST_PROTOCOL
+    )
+    deadline = time.monotonic() + limits.seconds
     try:
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "router.sheets.guard"],
-                stdin=subprocess.PIPE,
-                stdout=out,
-                stderr=err,
-                env=env,
-            )
-            try:
-                child.communicate(payload, timeout=limits.seconds)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-                raise TableError(
-                    f"{name} 读取超过 {limits.seconds:.0f} 秒仍未完成，已停止。文件可能过于复杂或已损坏；"
-                    "请在 Excel 中另存为 .xlsx，或拆分后分别处理。",
-                    422,
-                ) from None
-            out.seek(0)
-            raw = out.read()
+        conn = _READERS.child()
     except OSError as exc:
         raise TableError(f"无法启动读取 {name} 的子进程：{exc}", 503) from exc
-    if child.returncode != 0 or not raw:
+    try:
+        with conn:
+            conn.settimeout(limits.seconds)
+            conn.sendall(request)
+            conn.shutdown(socket.SHUT_WR)
+            chunks = []
+            while chunk := conn.recv(_CHUNK):
+                chunks.append(chunk)
+                conn.settimeout(max(deadline - time.monotonic(), 0.001))
+    except TimeoutError:
+        raise TableError(
+            f"{name} 读取超过 {limits.seconds:.0f} 秒仍未完成，已停止。文件可能过于复杂或已损坏；"
+            "请在 Excel 中另存为 .xlsx，或拆分后分别处理。",
+            422,
+        ) from None
+    except OSError:
+        chunks = []  # the child died while we wrote: as below
+    if not chunks:
         # killed by the allocator (abort) or the kernel: by far most likely a memory bomb
         raise _memory_error(name, limits)
-    kind, value, status = pickle.loads(raw)  # noqa: S301 - written by our own child
+    kind, value, status = pickle.loads(b"".join(chunks))  # noqa: S301 - our own child wrote it
     if kind == "ok":
         table: Table = value
         return table
@@ -268,24 +271,117 @@ def read_isolated(data: bytes, name: str, limits: Limits, **kwargs: Any) -> Tabl
     raise TableError(value, status)
 
 
+class _Readers:
+    """A single-threaded interpreter with the readers imported that forks one child per file.
+
+    Started on first use and kept: a fresh interpreter per file would cost about 0.4 s of
+    imports each time. The caller hands it one end of a new socket pair; the child forked
+    for it reads the request from that socket, answers on it and exits. The server stops when
+    the process that started it closes its end (or exits).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._server: subprocess.Popen[bytes] | None = None
+        self._control: socket.socket | None = None
+
+    def child(self) -> socket.socket:
+        """A socket to a newly forked child of the server (started or restarted as needed)."""
+        ours, theirs = socket.socketpair()
+        try:
+            with self._lock:
+                for attempt in (1, 2):
+                    if self._server is None or self._server.poll() is not None:
+                        self._start()
+                    assert self._control is not None
+                    try:
+                        socket.send_fds(self._control, [b"r"], [theirs.fileno()])
+                        break
+                    except OSError:
+                        self._stop()
+                        if attempt == 2:
+                            raise
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        return ours
+
+    def _start(self) -> None:
+        self._stop()
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, env.get("PYTHONPATH", "")) if p)
+        try:
+            self._server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "router.sheets.guard", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self._control = ours
+
+    def _stop(self) -> None:
+        if self._control is not None:
+            self._control.close()  # the server sees the end and exits
+            self._control = None
+        if self._server is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._server.wait(timeout=1)
+            self._server = None
+
+
+_READERS = _Readers()
 _SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _main() -> None:
-    data, name, kwargs, memory = pickle.loads(sys.stdin.buffer.read())  # noqa: S301
+def _serve(control: socket.socket) -> None:
+    """The reading server's loop: fork a child for every socket handed over, until the end."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the children
+    while True:
+        try:
+            message, fds, _flags, _address = socket.recv_fds(control, 1, 1)
+        except OSError:
+            return
+        if not message:
+            return
+        for fd in fds:
+            if os.fork() == 0:
+                control.close()
+                try:
+                    _child(socket.socket(fileno=fd))
+                finally:
+                    os._exit(0)
+            os.close(fd)
+
+
+def _child(conn: socket.socket) -> None:
+    chunks = []
+    while chunk := conn.recv(_CHUNK):
+        chunks.append(chunk)
+    data, name, kwargs, memory, seconds = pickle.loads(b"".join(chunks))  # noqa: S301
+    signal.setitimer(signal.ITIMER_REAL, seconds)  # SIGALRM's default action ends an overrun
     try:
         _limit_memory(memory)
     except (OSError, ValueError):
-        pass  # no /proc or no rlimit: the timeout still holds
+        pass  # no /proc or no rlimit: the timeouts still hold
     try:
         reply: tuple[str, Any, int] = ("ok", read_table_bytes(data, name, **kwargs), 200)
     except TableError as exc:
         reply = ("error", exc.message, exc.status)
     except MemoryError:
         reply = ("memory", "", 413)
-    sys.stdout.buffer.write(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
-    sys.stdout.flush()
+    conn.sendall(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
+    conn.close()
 
 
 if __name__ == "__main__":
-    _main()
+    _serve(socket.socket(fileno=int(sys.argv[1])))
