@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -36,6 +38,16 @@ def require_or_skip(reason: str) -> None:
     if os.environ.get("ROUTER_TEST_REQUIRE_ALL") == "1":
         pytest.fail(f"required in CI: {reason}")
     pytest.skip(reason)
+
+
+def one_thread(seconds: float = 10.0) -> None:
+    """Let the threads earlier tests in this process left end (a closed client's worker
+    threads, a promoted model loading in the background), so that it may fork again
+    (:func:`router.core.parallel.can_fork`): which tests ran before depends on pytest-xdist."""
+    deadline = time.monotonic() + seconds
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ from router.sheets.merge import (
     group_similar,
     tfidf_rows,
 )
+from tests.conftest import one_thread
 
 COMMON = ["建议", "加强", "管理", "部门", "群众", "安全", "问题", "解决", "希望", "有关"]
 TOPICS = [
@@ -226,6 +227,7 @@ def test_edge_cases() -> None:
 
 
 def test_a_second_process_gives_the_same(texts: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    one_thread()
     if not workers.can_fork():
         pytest.skip("this process cannot fork safely (no fork, or other threads running)")
     monkeypatch.setattr(similarity, "PARALLEL_MIN_ROWS", 0)
@@ -239,6 +241,7 @@ def test_a_second_process_gives_the_same(texts: list[str], monkeypatch: pytest.M
 
 
 def test_a_failed_child_is_made_up_for(texts: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    one_thread()
     if not workers.can_fork():
         pytest.skip("this process cannot fork safely (no fork, or other threads running)")
     monkeypatch.setattr(similarity, "PARALLEL_MIN_ROWS", 0)

@@ -15,7 +15,7 @@ from router.core import parallel as workers
 from router.core import routing
 from router.core.parallel import Worker, WorkerError
 from router.core.routing import Decision, InputError, Router, route_many
-from tests.conftest import require_or_skip
+from tests.conftest import one_thread, require_or_skip
 
 
 def _double(state: int, x: int, tick: Any) -> int:
@@ -72,6 +72,7 @@ def _plain(results: list[Decision | InputError]) -> list[Any]:
 @pytest.fixture
 def mine(router: Router) -> Router:
     """The shipped model under an identity of its own: workers forked for this test."""
+    one_thread()
     if not workers.can_fork():
         require_or_skip("this process has other threads: route_many does not fork here")
     _close_workers()
@@ -180,6 +181,7 @@ def _monotone_to(calls: list[tuple[int, int]], total: int) -> None:
 
 
 def test_split_gives_the_serial_results_and_progress_up_to_the_total() -> None:
+    one_thread()
     if not workers.can_fork():
         require_or_skip("this process has other threads: split does not fork here")
     _close_workers()
@@ -232,7 +234,9 @@ def test_route_many_reports_progress_serial_and_forked(
     assert _plain(forked) == serial
     assert len(workers.POOL._workers) == 1
     _monotone_to(calls, len(items))
-    assert len(calls) > 3
+    # at least one report between the start and the end; how many depends on when the
+    # worker's reports arrive (one may come with this process's own)
+    assert len(calls) >= 3
 
 
 def test_route_items_forked_gives_the_serial_decisions_texts_and_tokens(

@@ -18,7 +18,7 @@ scan missed, then costs the child, never the server or the command.
 
 from __future__ import annotations
 
-import contextlib
+import atexit
 import io
 import os
 import pickle
@@ -277,13 +277,14 @@ class _Readers:
     Started on first use and kept: a fresh interpreter per file would cost about 0.4 s of
     imports each time. The caller hands it one end of a new socket pair; the child forked
     for it reads the request from that socket, answers on it and exits. The server stops when
-    the process that started it closes its end (or exits).
+    the process that started it exits, or when every copy of its end is closed.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._server: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
+        self._exit_registered = False
 
     def child(self) -> socket.socket:
         """A socket to a newly forked child of the server (started or restarted as needed)."""
@@ -328,14 +329,20 @@ class _Readers:
         finally:
             theirs.close()
         self._control = ours
+        if not self._exit_registered:
+            atexit.register(self._stop)
+            self._exit_registered = True
 
     def _stop(self) -> None:
+        """Close our end and stop the server (it keeps no state; children already forked
+        finish their file). Killed, not waited for: workers forked from this process since it
+        started hold copies of our end, so it would not see the end until they exit."""
         if self._control is not None:
-            self._control.close()  # the server sees the end and exits
+            self._control.close()
             self._control = None
         if self._server is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._server.wait(timeout=1)
+            self._server.kill()
+            self._server.wait()
             self._server = None
 
 
