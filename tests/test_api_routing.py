@@ -151,7 +151,7 @@ def test_routing_does_not_block_the_event_loop(
     real = routes.route_text
 
     def slow(*args: Any) -> Any:
-        time.sleep(0.6)  # blocking, as CPU-bound work is
+        time.sleep(1.0)  # blocking, as CPU-bound work is
         return real(*args)
 
     monkeypatch.setattr(routes, "route_text", slow)
@@ -177,5 +177,7 @@ def test_routing_does_not_block_the_event_loop(
             tg.start_soon(health)
 
     client.portal.call(scenario)
-    assert timings["route"] >= 0.6
-    assert timings["health"] < 0.5
+    assert timings["route"] >= 1.0
+    # a blocked loop would answer the health check only after the route: the order, not a
+    # time, so that a busy machine cannot fail it
+    assert timings["health"] < timings["route"] - 0.3
