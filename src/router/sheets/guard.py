@@ -26,10 +26,10 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from router.sheets.read import _HEADER_SCAN, Table, TableError, read_table_bytes
+from router.sheets.read import _HEADER_SCAN, PlainFrame, Table, TableError, read_table_bytes
 
 __all__ = ["Limits", "check_xlsx_bounds", "read_isolated"]
 
@@ -262,7 +262,8 @@ def read_isolated(data: bytes, name: str, limits: Limits, **kwargs: Any) -> Tabl
     kind, value, status = pickle.loads(raw)  # noqa: S301 - written by our own child
     if kind == "ok":
         table: Table = value
-        return table
+        rows: object = table.frame
+        return replace(table, frame=rows.frame()) if isinstance(rows, PlainFrame) else table
     if kind == "memory":
         raise _memory_error(name, limits)
     raise TableError(value, status)
@@ -278,7 +279,11 @@ def _main() -> None:
     except (OSError, ValueError):
         pass  # no /proc or no rlimit: the timeout still holds
     try:
-        reply: tuple[str, Any, int] = ("ok", read_table_bytes(data, name, **kwargs), 200)
+        reply: tuple[str, Any, int] = (
+            "ok",
+            read_table_bytes(data, name, plain=True, **kwargs),
+            200,
+        )
     except TableError as exc:
         reply = ("error", exc.message, exc.status)
     except MemoryError:
