@@ -258,3 +258,34 @@ def test_local_topics_gated_find_what_every_topic_finds(corpus: pd.DataFrame) ->
         assert [(m.topic.id, m.words) for m in local.match(t, {})] == want
         found += bool(want)
     assert found >= 3
+
+
+def test_compiled_yaml_parser_reads_every_shipped_file_as_safe_load() -> None:
+    from importlib import resources
+
+    import yaml
+
+    from router import yamltext
+
+    files = [f for f in resources.files("router.resources").iterdir() if f.name.endswith(".yaml")]
+    assert len(files) >= 5
+    for f in files:
+        raw = f.read_text("utf-8")
+        assert yamltext.safe_load(raw) == yaml.safe_load(raw), f.name
+    tricky = "a: 1.0\nb: yes\nc: 2026-12-05\nd: ~\ne: '010'\nf: 0o17\ng: [1, '2', 三]\n"
+    assert yamltext.safe_load(tricky) == yaml.safe_load(tricky)
+
+
+def test_segmentation_uses_one_dictionary_with_the_domain_words() -> None:
+    """The cutter is rjieba's own instance with the domain dictionary added (twice is the
+    same as once): it segments as a fresh instance with the dictionary does."""
+    import rjieba
+
+    fresh = rjieba.Jieba()
+    for word, freq in text.user_dictionary():
+        fresh.add_word(word, freq, None)
+    again = text._make_cutter("rjieba")
+    words = [w for w, _ in text.user_dictionary()]
+    samples = [f"关于{w}的问题和{w}整治" for w in words] + ["市民反映小区噪音扰民，请求处理"]
+    for s in samples:
+        assert text.segment(s, "rjieba") == list(again(s)) == fresh.cut(s, False), s

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from router import yamltext
 from router.core.local import CONTESTED, LocalJurisdiction, LocalMatch
 from router.core.parallel import Progress, Tick, paused, split
 from router.core.rules import PoliceCues, RuleBook, RuleHit, load_cues
@@ -53,7 +52,7 @@ class Thresholds:
 
     @classmethod
     def shipped(cls) -> Thresholds:
-        raw = yaml.safe_load(
+        raw = yamltext.safe_load(
             resources.files("router.resources").joinpath("thresholds.yaml").read_text("utf-8")
         )
         names = {f.name for f in fields(cls)}

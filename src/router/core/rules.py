@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
+
+from router import yamltext
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,7 @@ def load_rules(path: Path | None = None) -> RuleBook:
     if path is None:
         return _default_rules()
     return parse_rules(
-        yaml.safe_load(path.read_text(encoding="utf-8")), set(load_labels().departments)
+        yamltext.safe_load(path.read_text(encoding="utf-8")), set(load_labels().departments)
     )
 
 
@@ -286,7 +287,7 @@ def _default_rules() -> RuleBook:
         .joinpath("resources/jurisdiction_rules.yaml")
         .read_text(encoding="utf-8")
     )
-    return parse_rules(yaml.safe_load(raw), set(load_labels().departments))
+    return parse_rules(yamltext.safe_load(raw), set(load_labels().departments))
 
 
 @dataclass(frozen=True)
@@ -308,7 +309,7 @@ class PoliceCues:
 
 @cache
 def load_cues() -> PoliceCues:
-    raw = yaml.safe_load(
+    raw = yamltext.safe_load(
         resources.files("router").joinpath("resources/police_cues.yaml").read_text("utf-8")
     )
     patterns = tuple(
