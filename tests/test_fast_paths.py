@@ -289,3 +289,54 @@ def test_segmentation_uses_one_dictionary_with_the_domain_words() -> None:
     samples = [f"关于{w}的问题和{w}整治" for w in words] + ["市民反映小区噪音扰民，请求处理"]
     for s in samples:
         assert text.segment(s, "rjieba") == list(again(s)) == fresh.cut(s, False), s
+
+
+def test_scores_without_sparse_constructions_are_scipys(
+    corpus: pd.DataFrame, router: Router
+) -> None:
+    """Unit and department scores and the familiarity rows, made from the arrays with
+    scipy's kernels, equal what the sparse matrices give, bit for bit."""
+    from scipy import sparse
+
+    from router.core import scorer as sc
+
+    s = router.model
+    assert s.departments and s.reference is not None
+    texts = [text.prepare(t, None) for t in corpus["text"][:300]] + ["", "的", "了了了"]
+    for batch in (texts, texts[:1], texts[-3:], texts[5:6]):
+        x = s.transform([t or "空" for t in batch])
+        plain = np.asarray(x @ s.weights, dtype=np.float64) + s.intercept
+        fast = sc._matvecs(x.indptr, x.indices, x.data, s.weights).astype(np.float64)
+        assert np.array_equal(fast + s.intercept, plain)
+        dense = np.asarray(s.weights[:, :3], order="C")
+        assert np.array_equal(sc._matvecs(x.indptr, x.indices, x.data, dense), x @ dense)
+        rows = s.dept_map[x.indices]
+        keep = rows >= 0
+        owner = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+        ptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner[keep], minlength=x.shape[0]), out=ptr[1:])
+        xd = sparse.csr_matrix(
+            (x.data[keep], rows[keep], ptr), shape=(x.shape[0], s.dept_rows.size)
+        )
+        plain_dept = 1.0 / (
+            1.0 + np.exp(-(np.asarray(xd @ s.dept_weights, dtype=np.float64) + s.dept_intercept))
+        )
+        assert np.array_equal(s.department_proba(x), plain_dept)
+        ref = sc._unit_rows(x[:, : s.word_features])
+        ptr, idx, val = sc._unit_word_rows(x, s.word_features)
+        assert np.array_equal(ptr, ref.indptr) and np.array_equal(idx, ref.indices)
+        assert np.array_equal(val, ref.data) and val.dtype == ref.data.dtype
+        columns = sparse.csr_matrix(ref.T)
+        assert all(
+            np.array_equal(a, b)
+            for a, b in zip(
+                sc._product((ptr, idx, val), columns), _plain_product(ref, columns), strict=True
+            )
+        )
+
+
+def _plain_product(a: object, b: object) -> tuple[np.ndarray, np.ndarray]:
+    from scipy import sparse
+
+    c = sparse.csr_matrix(a @ b)  # type: ignore[operator]
+    return c.indptr, c.data
