@@ -117,10 +117,17 @@ def test_rules_written_out_and_gated_find_the_same_evidence(
     gates = fast.candidates(texts)
     assert 0 < sum(g == 0 for g in gates) < len(texts)  # the gate does skip rules
     everything = (1 << len(plain.rules)) - 1
-    for t, gate in zip(texts, gates, strict=True):
+    masks, starts = fast.openings(texts)
+    assert masks == gates and any(any(s) for s in starts)  # the scans do start later
+    for t, gate, start in zip(texts, gates, starts, strict=True):
         got = [(h.rule.id, h.evidence) for h in fast.match(t, gate)]
         assert got == [(h.rule.id, h.evidence) for h in plain.match(t, everything)], t[:40]
         assert got == [(h.rule.id, h.evidence) for h in fast.match(t)]
+        assert got == [(h.rule.id, h.evidence) for h in fast.match(t, gate, start)], t[:40]
+        for k, rule in enumerate(fast.rules):  # no match of a rule begins before its start
+            for pat in (rule.pattern, rule.ambiguous):
+                if pat is not None and gate >> k & 1:
+                    assert all(m.start() >= start[k] for m in pat.finditer(t))
     assert rules._branches("(?:a|b)+c") == ["(?:a|b)+c"]
     assert rules._branches("(?:a|b)c|d") == ["(?:a|b)c|d"]
     assert rules._branches("(?:a|b)(c)") == ["(?:a|b)(c)"]
@@ -217,9 +224,12 @@ def test_the_gate_holds_for_more_rules_than_one_mask_word() -> None:
     assert gates[0] >> 0 & 1 and gates[1] >> 65 & 1 and gates[1] >> 69 & 1
     assert all(g >> 70 & 1 for g in gates)  # the ungated rule is always tried
     everything = (1 << len(book.rules)) - 1
-    for t, gate in zip(texts, gates, strict=True):
+    masks, starts = book.openings(texts)
+    assert masks == gates and starts[1][65] == 0 and starts[1][69] == 2 and starts[1][70] == 0
+    for t, gate, start in zip(texts, gates, starts, strict=True):
         want = [h.rule.id for h in book.match(t, everything)]
         assert [h.rule.id for h in book.match(t, gate)] == want
+        assert [h.rule.id for h in book.match(t, gate, start)] == want
     assert [h.rule.id for h in book.match(texts[1])] == ["r65", "r69", "loose"]
 
 
@@ -340,3 +350,16 @@ def _plain_product(a: object, b: object) -> tuple[np.ndarray, np.ndarray]:
 
     c = sparse.csr_matrix(a @ b)  # type: ignore[operator]
     return c.indptr, c.data
+
+
+def test_meaningful_characters_of_a_batch_are_those_of_each_text(corpus: pd.DataFrame) -> None:
+    """A word character other than "_" is exactly what str.isalnum() accepts, on every code
+    point; and the batch count equals the regular expression's on each text."""
+    from router.core import routing
+
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert re.findall(r"[^\W_]", every) == [c for c in every if c.isalnum()]
+    texts = [text.prepare(t, c) for t, c in zip(corpus["title"], corpus["content"], strict=True)]
+    texts += ["", "_", "___ab_12", "①②③ ⅣⅤ ½ ２０２６年", "\ud800x\udfff", every[:5000]]
+    counts = routing._meaningful_many(texts)
+    assert counts == [routing._meaningful_chars(t) for t in texts]
