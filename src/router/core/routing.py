@@ -621,4 +621,5 @@ def _meaningful_many(texts: Sequence[str]) -> list[int]:
     seen = np.zeros(codes.size + 1, dtype=np.int64)
     np.cumsum(known == 2, out=seen[1:])
     ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
-    return (seen[ends] - seen[np.concatenate(([0], ends[:-1]))]).tolist()
+    counts: list[int] = (seen[ends] - seen[np.concatenate(([0], ends[:-1]))]).tolist()
+    return counts
