@@ -25,13 +25,14 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, replace
 from typing import Any
 
 from router.sheets.read import _HEADER_SCAN, PlainFrame, Table, TableError, read_table_bytes
 
-__all__ = ["Limits", "check_xlsx_bounds", "read_isolated"]
+__all__ = ["Limits", "PendingRead", "check_xlsx_bounds", "read_isolated", "start_isolated"]
 
 _CHUNK = 1 << 20
 _TAIL = 1024  # longer than any tag the patterns below match
@@ -226,24 +227,56 @@ def read_isolated(data: bytes, name: str, limits: Limits, **kwargs: Any) -> Tabl
     The child is a fresh interpreter (``python -m router.sheets.guard``), not a fork: the
     server has threads, and a fork of a threaded process may inherit a lock held forever.
     """
+    return start_isolated(data, name, limits, **kwargs).result()
+
+
+def start_isolated(data: bytes, name: str, limits: Limits, **kwargs: Any) -> PendingRead:
+    """:func:`read_isolated` in two halves: the scan and the child's start now, the table
+    from :meth:`PendingRead.result`, so that the caller can load its model meanwhile."""
     if data.startswith(b"PK"):
         check_xlsx_bounds(data, name, limits)
     kwargs.setdefault("max_rows", limits.rows)
     kwargs.setdefault("max_columns", limits.columns)
     payload = pickle.dumps((data, name, kwargs, limits.memory_bytes), pickle.HIGHEST_PROTOCOL)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, env.get("PYTHONPATH", "")) if p)
-    try:
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+    return PendingRead(payload, name, limits)
+
+
+class PendingRead:
+    """A child process parsing a workbook (:func:`start_isolated`)."""
+
+    def __init__(self, payload: bytes, name: str, limits: Limits) -> None:
+        self.name, self.limits = name, limits
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, env.get("PYTHONPATH", "")) if p)
+        # the payload from a file, not a pipe: nothing blocks until the child has read it
+        self._files = [tempfile.TemporaryFile() for _ in range(3)]
+        stdin, self._out, err = self._files
+        try:
+            stdin.write(payload)
+            stdin.seek(0)
+            self.started = time.monotonic()
+            self.child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", "router.sheets.guard"],
-                stdin=subprocess.PIPE,
-                stdout=out,
+                stdin=stdin,
+                stdout=self._out,
                 stderr=err,
                 env=env,
             )
+        except OSError as exc:
+            self._close()
+            raise TableError(f"无法启动读取 {name} 的子进程：{exc}", 503) from exc
+
+    def _close(self) -> None:
+        for f in self._files:
+            f.close()
+
+    def result(self) -> Table:
+        """The table, once the child is done; a TableError when it failed or overran."""
+        name, limits, child = self.name, self.limits, self.child
+        try:
+            left = max(0.0, limits.seconds - (time.monotonic() - self.started))
             try:
-                child.communicate(payload, timeout=limits.seconds)
+                child.wait(timeout=left)
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
@@ -252,21 +285,23 @@ def read_isolated(data: bytes, name: str, limits: Limits, **kwargs: Any) -> Tabl
                     "请在 Excel 中另存为 .xlsx，或拆分后分别处理。",
                     422,
                 ) from None
-            out.seek(0)
-            raw = out.read()
-    except OSError as exc:
-        raise TableError(f"无法启动读取 {name} 的子进程：{exc}", 503) from exc
-    if child.returncode != 0 or not raw:
-        # killed by the allocator (abort) or the kernel: by far most likely a memory bomb
-        raise _memory_error(name, limits)
-    kind, value, status = pickle.loads(raw)  # noqa: S301 - written by our own child
-    if kind == "ok":
-        table: Table = value
-        rows: object = table.frame
-        return replace(table, frame=rows.frame()) if isinstance(rows, PlainFrame) else table
-    if kind == "memory":
-        raise _memory_error(name, limits)
-    raise TableError(value, status)
+            self._out.seek(0)
+            raw = self._out.read()
+        except OSError as exc:
+            raise TableError(f"无法读取 {name} 的子进程结果：{exc}", 503) from exc
+        finally:
+            self._close()
+        if child.returncode != 0 or not raw:
+            # killed by the allocator (abort) or the kernel: by far most likely a memory bomb
+            raise _memory_error(name, limits)
+        kind, value, status = pickle.loads(raw)  # noqa: S301 - written by our own child
+        if kind == "ok":
+            table: Table = value
+            rows: object = table.frame
+            return replace(table, frame=rows.frame()) if isinstance(rows, PlainFrame) else table
+        if kind == "memory":
+            raise _memory_error(name, limits)
+        raise TableError(value, status)
 
 
 _SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
