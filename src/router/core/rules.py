@@ -170,11 +170,11 @@ class PairGate:
             if first is not None:
                 docs, opened = doc[hit], masks[pos[hit]]
                 where = at[hit] - (ends - lengths)[docs]  # ascending within each text
-                for k in range(self.groups):
-                    bit = np.uint64(1 << (k % _BITS))
-                    mine = np.flatnonzero(opened[:, k // _BITS] & bit)
-                    texts_k, ix = np.unique(docs[mine], return_index=True)
-                    first[texts_k, k] = where[mine[ix]]
+                k = np.arange(self.groups)
+                bits = (opened[:, k // _BITS] >> (k % _BITS).astype(np.uint64)) & np.uint64(1)
+                row, group = np.nonzero(bits)  # row ascending: earlier positions first
+                cell, ix = np.unique(docs[row] * self.groups + group, return_index=True)
+                first.flat[cell] = where[row[ix]]
         masks_out = [sum(int(m) << (_BITS * g) for g, m in enumerate(row)) for row in out.tolist()]
         return masks_out, first.tolist() if first is not None else None
 
