@@ -363,3 +363,42 @@ def test_meaningful_characters_of_a_batch_are_those_of_each_text(corpus: pd.Data
     texts += ["", "_", "___ab_12", "①②③ ⅣⅤ ½ ２０２６年", "\ud800x\udfff", every[:5000]]
     counts = routing._meaningful_many(texts)
     assert counts == [routing._meaningful_chars(t) for t in texts]
+
+
+def _places_plain(tokens: list[str]) -> list[str]:
+    """places() as first written: the character test before the cheap ones."""
+    from router.core import places as pl
+
+    found: list[str] = []
+    previous = ""
+    for tok in tokens:
+        name = ""
+        if tok in pl._KINDS:
+            if pl._cjk(previous) and previous not in pl._NOT_NAMES and len(previous) >= 2:
+                name = previous + tok
+        elif (
+            len(tok) >= 3
+            and pl._cjk(tok)
+            and tok.endswith(pl._SUFFIXES)
+            and tok not in pl._GENERIC
+            and tok not in pl._KINDS
+        ):
+            name = tok
+        if name and name not in found:
+            found.append(name)
+        previous = tok
+    return found
+
+
+def test_places_with_the_cheap_tests_first_are_the_same(corpus: pd.DataFrame) -> None:
+    from router.core.places import places
+
+    lists = [text.raw_tokens(text.prepare(t, None)) for t in corpus["text"]]
+    lists += [
+        ["学府路", "与", "建设路", "交叉口", "实验", "小学", "附近", "小学", "道路"],
+        ["２号路", "3号路", "a路", "东风桥", "桥", "12", "中学", "", "路", "大道", "光明大道"],
+        ["小区", "小区", "周边", "医院", "第一人民", "医院", "立交", "高速", "京港澳高速"],
+    ]
+    assert sum(bool(_places_plain(t)) for t in lists) > 10
+    for tokens in lists:
+        assert places(tokens) == _places_plain(tokens), tokens[:20]
