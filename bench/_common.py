@@ -27,7 +27,8 @@ ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 CORPUS = ROOT / "data" / "corpus"
 PROPOSALS = CORPUS / "proposals.csv"  # one file of it, for benches that need plain rows
-SHARED = ROOT.parent / "shared"
+# the shared data beside the checkout; BENCH_SHARED points elsewhere (a git worktree)
+SHARED = Path(os.environ.get("BENCH_SHARED") or ROOT.parent / "shared")
 TIPDM = SHARED / "data" / "tipdm2020"
 
 

@@ -117,10 +117,17 @@ def test_rules_written_out_and_gated_find_the_same_evidence(
     gates = fast.candidates(texts)
     assert 0 < sum(g == 0 for g in gates) < len(texts)  # the gate does skip rules
     everything = (1 << len(plain.rules)) - 1
-    for t, gate in zip(texts, gates, strict=True):
+    masks, starts = fast.openings(texts)
+    assert masks == gates and any(any(s) for s in starts)  # the scans do start later
+    for t, gate, start in zip(texts, gates, starts, strict=True):
         got = [(h.rule.id, h.evidence) for h in fast.match(t, gate)]
         assert got == [(h.rule.id, h.evidence) for h in plain.match(t, everything)], t[:40]
         assert got == [(h.rule.id, h.evidence) for h in fast.match(t)]
+        assert got == [(h.rule.id, h.evidence) for h in fast.match(t, gate, start)], t[:40]
+        for k, rule in enumerate(fast.rules):  # no match of a rule begins before its start
+            for pat in (rule.pattern, rule.ambiguous):
+                if pat is not None and gate >> k & 1:
+                    assert all(m.start() >= start[k] for m in pat.finditer(t))
     assert rules._branches("(?:a|b)+c") == ["(?:a|b)+c"]
     assert rules._branches("(?:a|b)c|d") == ["(?:a|b)c|d"]
     assert rules._branches("(?:a|b)(c)") == ["(?:a|b)(c)"]
@@ -217,9 +224,12 @@ def test_the_gate_holds_for_more_rules_than_one_mask_word() -> None:
     assert gates[0] >> 0 & 1 and gates[1] >> 65 & 1 and gates[1] >> 69 & 1
     assert all(g >> 70 & 1 for g in gates)  # the ungated rule is always tried
     everything = (1 << len(book.rules)) - 1
-    for t, gate in zip(texts, gates, strict=True):
+    masks, starts = book.openings(texts)
+    assert masks == gates and starts[1][65] == 0 and starts[1][69] == 2 and starts[1][70] == 0
+    for t, gate, start in zip(texts, gates, starts, strict=True):
         want = [h.rule.id for h in book.match(t, everything)]
         assert [h.rule.id for h in book.match(t, gate)] == want
+        assert [h.rule.id for h in book.match(t, gate, start)] == want
     assert [h.rule.id for h in book.match(texts[1])] == ["r65", "r69", "loose"]
 
 
@@ -258,3 +268,137 @@ def test_local_topics_gated_find_what_every_topic_finds(corpus: pd.DataFrame) ->
         assert [(m.topic.id, m.words) for m in local.match(t, {})] == want
         found += bool(want)
     assert found >= 3
+
+
+def test_compiled_yaml_parser_reads_every_shipped_file_as_safe_load() -> None:
+    from importlib import resources
+
+    import yaml
+
+    from router import yamltext
+
+    files = [f for f in resources.files("router.resources").iterdir() if f.name.endswith(".yaml")]
+    assert len(files) >= 5
+    for f in files:
+        raw = f.read_text("utf-8")
+        assert yamltext.safe_load(raw) == yaml.safe_load(raw), f.name
+    tricky = "a: 1.0\nb: yes\nc: 2026-12-05\nd: ~\ne: '010'\nf: 0o17\ng: [1, '2', 三]\n"
+    assert yamltext.safe_load(tricky) == yaml.safe_load(tricky)
+
+
+def test_segmentation_uses_one_dictionary_with_the_domain_words() -> None:
+    """The cutter is rjieba's own instance with the domain dictionary added (twice is the
+    same as once): it segments as a fresh instance with the dictionary does."""
+    import rjieba
+
+    fresh = rjieba.Jieba()
+    for word, freq in text.user_dictionary():
+        fresh.add_word(word, freq, None)
+    again = text._make_cutter("rjieba")
+    words = [w for w, _ in text.user_dictionary()]
+    samples = [f"关于{w}的问题和{w}整治" for w in words] + ["市民反映小区噪音扰民，请求处理"]
+    for s in samples:
+        assert text.segment(s, "rjieba") == list(again(s)) == fresh.cut(s, False), s
+
+
+def test_scores_without_sparse_constructions_are_scipys(
+    corpus: pd.DataFrame, router: Router
+) -> None:
+    """Unit and department scores and the familiarity rows, made from the arrays with
+    scipy's kernels, equal what the sparse matrices give, bit for bit."""
+    from scipy import sparse
+
+    from router.core import scorer as sc
+
+    s = router.model
+    assert s.departments and s.reference is not None
+    texts = [text.prepare(t, None) for t in corpus["text"][:300]] + ["", "的", "了了了"]
+    for batch in (texts, texts[:1], texts[-3:], texts[5:6]):
+        x = s.transform([t or "空" for t in batch])
+        plain = np.asarray(x @ s.weights, dtype=np.float64) + s.intercept
+        fast = sc._matvecs(x.indptr, x.indices, x.data, s.weights).astype(np.float64)
+        assert np.array_equal(fast + s.intercept, plain)
+        dense = np.asarray(s.weights[:, :3], order="C")
+        assert np.array_equal(sc._matvecs(x.indptr, x.indices, x.data, dense), x @ dense)
+        rows = s.dept_map[x.indices]
+        keep = rows >= 0
+        owner = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+        ptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner[keep], minlength=x.shape[0]), out=ptr[1:])
+        xd = sparse.csr_matrix(
+            (x.data[keep], rows[keep], ptr), shape=(x.shape[0], s.dept_rows.size)
+        )
+        plain_dept = 1.0 / (
+            1.0 + np.exp(-(np.asarray(xd @ s.dept_weights, dtype=np.float64) + s.dept_intercept))
+        )
+        assert np.array_equal(s.department_proba(x), plain_dept)
+        ref = sc._unit_rows(x[:, : s.word_features])
+        ptr, idx, val = sc._unit_word_rows(x, s.word_features)
+        assert np.array_equal(ptr, ref.indptr) and np.array_equal(idx, ref.indices)
+        assert np.array_equal(val, ref.data) and val.dtype == ref.data.dtype
+        columns = sparse.csr_matrix(ref.T)
+        assert all(
+            np.array_equal(a, b)
+            for a, b in zip(
+                sc._product((ptr, idx, val), columns), _plain_product(ref, columns), strict=True
+            )
+        )
+
+
+def _plain_product(a: object, b: object) -> tuple[np.ndarray, np.ndarray]:
+    from scipy import sparse
+
+    c = sparse.csr_matrix(a @ b)  # type: ignore[operator]
+    return c.indptr, c.data
+
+
+def test_meaningful_characters_of_a_batch_are_those_of_each_text(corpus: pd.DataFrame) -> None:
+    """A word character other than "_" is exactly what str.isalnum() accepts, on every code
+    point; and the batch count equals the regular expression's on each text."""
+    from router.core import routing
+
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert re.findall(r"[^\W_]", every) == [c for c in every if c.isalnum()]
+    texts = [text.prepare(t, c) for t, c in zip(corpus["title"], corpus["content"], strict=True)]
+    texts += ["", "_", "___ab_12", "①②③ ⅣⅤ ½ ２０２６年", "\ud800x\udfff", every[:5000]]
+    counts = routing._meaningful_many(texts)
+    assert counts == [routing._meaningful_chars(t) for t in texts]
+
+
+def _places_plain(tokens: list[str]) -> list[str]:
+    """places() as first written: the character test before the cheap ones."""
+    from router.core import places as pl
+
+    found: list[str] = []
+    previous = ""
+    for tok in tokens:
+        name = ""
+        if tok in pl._KINDS:
+            if pl._cjk(previous) and previous not in pl._NOT_NAMES and len(previous) >= 2:
+                name = previous + tok
+        elif (
+            len(tok) >= 3
+            and pl._cjk(tok)
+            and tok.endswith(pl._SUFFIXES)
+            and tok not in pl._GENERIC
+            and tok not in pl._KINDS
+        ):
+            name = tok
+        if name and name not in found:
+            found.append(name)
+        previous = tok
+    return found
+
+
+def test_places_with_the_cheap_tests_first_are_the_same(corpus: pd.DataFrame) -> None:
+    from router.core.places import places
+
+    lists = [text.raw_tokens(text.prepare(t, None)) for t in corpus["text"]]
+    lists += [
+        ["学府路", "与", "建设路", "交叉口", "实验", "小学", "附近", "小学", "道路"],
+        ["２号路", "3号路", "a路", "东风桥", "桥", "12", "中学", "", "路", "大道", "光明大道"],
+        ["小区", "小区", "周边", "医院", "第一人民", "医院", "立交", "高速", "京港澳高速"],
+    ]
+    assert sum(bool(_places_plain(t)) for t in lists) > 10
+    for tokens in lists:
+        assert places(tokens) == _places_plain(tokens), tokens[:20]

@@ -42,6 +42,22 @@ def test_key_index_probes_past_keys_that_share_a_home_slot() -> None:
     assert KeyIndex(np.zeros(0, np.uint64)).get(np.array([1, 2], np.uint64)).tolist() == [-1, -1]
 
 
+def test_key_index_wraps_past_the_last_slot() -> None:
+    """Keys whose home is the last slot go on from slot 0, past keys at home there."""
+    probe = KeyIndex(np.arange(1, 65, dtype=np.uint64))  # the table size these keys get
+    homes = {k: int(probe._home(np.array([k], np.uint64))[0]) for k in range(1, 6000)}
+    last = [k for k, h in homes.items() if h == probe.mask][:4]
+    first = [k for k, h in homes.items() if h == 0][:3]
+    filler = [k for k, h in homes.items() if 0 < h < probe.mask][:57]
+    keys = np.array(last + first + filler, dtype=np.uint64)
+    table = KeyIndex(keys)
+    assert table.bits == probe.bits and len(last) == 4 and len(first) == 3
+    np.testing.assert_array_equal(table.get(keys), np.arange(keys.size))
+    others = np.arange(6000, 9000, dtype=np.uint64)
+    assert (table.get(others) == -1).all()
+    assert (table.slot_keys != 0).sum() == keys.size
+
+
 def test_gram_keys_differ_across_lengths() -> None:
     """Symbols are >= 1, so an n-gram's leading symbol lifts it above every shorter key."""
     top = (1 << 21) - 1

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -164,7 +165,19 @@ def test_isolated_reading_gives_the_same_table() -> None:
     direct = read_table_bytes(data, "a.xlsx")
     isolated = read_isolated(data, "a.xlsx", Limits())
     assert isolated.frame.equals(direct.frame)
-    assert isolated.header_rows == direct.header_rows
+    assert isolated.frame.index.equals(direct.frame.index)
+    assert isolated.frame.index.name == direct.frame.index.name
+    assert list(isolated.frame.columns) == list(direct.frame.columns)
+    assert replace(isolated, frame=None) == replace(direct, frame=None)
+
+
+def test_the_reading_child_does_not_import_pandas() -> None:
+    """The child sends plain rows and the caller makes the frame: pandas would cost the
+    child a quarter of a second of every read."""
+    code = "import sys, router.sheets.guard; print('pandas' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(Path(guard.__file__).parents[2])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == "False", out.stderr
 
 
 def test_csv_rows_and_columns_are_bounded_while_parsing() -> None:

@@ -11,7 +11,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
+from router import yamltext
 
 
 @dataclass(frozen=True)
@@ -63,4 +63,4 @@ def parse_label_set(data: dict[str, Any]) -> LabelSet:
 @cache
 def load_labels() -> LabelSet:
     raw = resources.files("router").joinpath("resources/units.yaml").read_text(encoding="utf-8")
-    return parse_label_set(yaml.safe_load(raw))
+    return parse_label_set(yamltext.safe_load(raw))

@@ -54,7 +54,7 @@ def batch(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from sqlalchemy.exc import SQLAlchemyError
 
-    from router.sheets.batch import BatchOptions, load_input, route_table
+    from router.sheets.batch import BatchOptions, route_table, start_input
     from router.sheets.columns import ColumnError
     from router.sheets.read import TableError
     from router.sheets.register import register_and_write
@@ -88,7 +88,9 @@ def batch(
     try:
         check_output_path(output, input_file)
         say(f"正在读取 {input_file} ……")
-        table, columns = load_input(input_file, options)
+        finish = start_input(input_file, options)
+        early = _model_meanwhile(settings)
+        table, columns = finish()
         read_seconds = time.perf_counter() - started
     except (TableError, ColumnError) as exc:
         raise fail(str(exc), EXIT_INPUT) from exc
@@ -97,7 +99,7 @@ def batch(
         err.print(f"[bold yellow]注意：[/]{table.other_sheets_note()}")
     for line in columns.describe():
         say("  " + line)
-    router = serving_router(settings)
+    router = early if early is not None else serving_router(settings)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -210,3 +212,18 @@ def _print_batch_summary(result: Any, output: Path, seconds: float) -> None:
         f"[dim]读取 {t.get('read', 0):.1f} 秒，分办 {t.get('route', 0):.1f} 秒，并案 {t.get('group', 0):.1f} 秒，写出 {t.get('write', 0):.1f} 秒。[/]"
     )
     out.print(f"已写入 {output}")
+
+
+def _model_meanwhile(settings: Any) -> Any:
+    """The serving model, loaded while the reading child parses the workbook (both take
+    about half a second), when one is registered. Otherwise, or when loading fails, None:
+    the model is then loaded (or trained, or its error reported) after the read, as always."""
+    from router.learn.load import load_router
+    from router.learn.registry import Registry
+
+    try:
+        if Registry(settings.models_path).current() is None:
+            return None
+        return load_router(settings)
+    except Exception:  # noqa: BLE001 - reported in its place by serving_router
+        return None

@@ -22,8 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from router import yamltext
 from router.core.rules import PairGate
 
 CONTESTED = "此类事项各地分工不同"
@@ -64,7 +63,7 @@ class LocalMatch:
 
 @cache
 def load_topics() -> tuple[Topic, ...]:
-    raw = yaml.safe_load(
+    raw = yamltext.safe_load(
         resources.files("router.resources").joinpath("local_topics.yaml").read_text("utf-8")
     )
     topics = []

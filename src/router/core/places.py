@@ -60,17 +60,12 @@ def places(tokens: Sequence[str]) -> list[str]:
     previous = ""
     for tok in tokens:
         name = ""
+        # the cheap tests first: _cjk looks at every character
         if tok in _KINDS:
-            if _cjk(previous) and previous not in _NOT_NAMES and len(previous) >= 2:
+            if len(previous) >= 2 and previous not in _NOT_NAMES and _cjk(previous):
                 name = previous + tok
-        elif (
-            len(tok) >= 3
-            and _cjk(tok)
-            and tok.endswith(_SUFFIXES)
-            and tok not in _GENERIC
-            and tok not in _KINDS
-        ):
-            name = tok
+        elif tok.endswith(_SUFFIXES) and len(tok) >= 3 and tok not in _GENERIC and _cjk(tok):
+            name = tok  # (not a kind word: that was the branch above)
         if name and name not in found:
             found.append(name)
         previous = tok

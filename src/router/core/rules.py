@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
+
+from router import yamltext
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,18 @@ class RuleBook:
         text then runs only a few of the rules instead of all of them."""
         return self._gate.candidates(texts)
 
-    def match(self, text: str, candidates: int | None = None) -> list[RuleHit]:
+    def openings(self, texts: Sequence[str]) -> tuple[list[int], list[list[int]]]:
+        """:meth:`candidates`, and for each text where each rule's first possible match
+        begins (see :meth:`PairGate.openings`), for :meth:`match` to scan from there."""
+        return self._gate.openings(texts)
+
+    def match(
+        self, text: str, candidates: int | None = None, starts: Sequence[int] | None = None
+    ) -> list[RuleHit]:
         """Every rule with at least one hit that no exception nearby cancels.
 
-        ``candidates`` (from :meth:`candidates`) skips the rules that cannot match.
+        ``candidates`` (from :meth:`candidates`) skips the rules that cannot match;
+        ``starts`` (from :meth:`openings`) says where in the text each rule can first match.
         """
         if candidates is None:
             candidates = self.candidates([text])[0]
@@ -72,13 +81,14 @@ class RuleBook:
             if not candidates >> k & 1:
                 continue
             found = []
+            at = starts[k] if starts is not None else 0
             if rule.pattern is not None:
-                for m in rule.pattern.finditer(text):
+                for m in rule.pattern.finditer(text, at):
                     found.append(
                         Evidence(m.group(0), m.start(), m.end(), rule.id, rule.departments)
                     )
             if rule.ambiguous is not None:
-                for m in rule.ambiguous.finditer(text):
+                for m in rule.ambiguous.finditer(text, at):
                     lo, hi = max(0, m.start() - self.window), m.end() + self.window
                     if rule.unless is not None and rule.unless.search(text, lo, hi):
                         continue
@@ -125,13 +135,26 @@ class PairGate:
         opens = np.zeros(0x110000, dtype=bool)
         opens[(keys >> np.uint64(21)).astype(np.int64)] = True
         self.keys, self.masks = keys, masks.reshape(-1, width)
+        self.groups = len(groups)
         self.always, self.opens = np.array(_columns(always, width), np.uint64), opens
 
     def candidates(self, texts: Sequence[str]) -> list[int]:
         """For each text, a bit mask of the groups that could match it."""
+        return self._scan(texts, False)[0]
+
+    def openings(self, texts: Sequence[str]) -> tuple[list[int], list[list[int]]]:
+        """:meth:`candidates`, and for each text and group the first position where one of
+        the group's pairs stands (0 for a group that cannot be gated or is absent): no match
+        of the group can begin before it, so its patterns need not scan the text before."""
+        masks, firsts = self._scan(texts, True)
+        assert firsts is not None
+        return masks, firsts
+
+    def _scan(self, texts: Sequence[str], firsts: bool) -> tuple[list[int], list[list[int]] | None]:
         keys, masks, always, opens = self.keys, self.masks, self.always, self.opens
         n = len(texts)
         out = np.tile(always, (n, 1))
+        first = np.zeros((n, self.groups), dtype=np.int64) if firsts else None
         if keys.size and n:
             lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
             codes = np.frombuffer(
@@ -144,7 +167,16 @@ class PairGate:
             doc = np.searchsorted(ends, at, side="right")
             hit = (keys[pos] == pairs) & (at + 1 < ends[np.minimum(doc, n - 1)])
             np.bitwise_or.at(out, doc[hit], masks[pos[hit]])
-        return [sum(int(m) << (_BITS * g) for g, m in enumerate(row)) for row in out.tolist()]
+            if first is not None:
+                docs, opened = doc[hit], masks[pos[hit]]
+                where = at[hit] - (ends - lengths)[docs]  # ascending within each text
+                k = np.arange(self.groups)
+                bits = (opened[:, k // _BITS] >> (k % _BITS).astype(np.uint64)) & np.uint64(1)
+                row, group = np.nonzero(bits)  # row ascending: earlier positions first
+                cell, ix = np.unique(docs[row] * self.groups + group, return_index=True)
+                first.flat[cell] = where[row[ix]]
+        masks_out = [sum(int(m) << (_BITS * g) for g, m in enumerate(row)) for row in out.tolist()]
+        return masks_out, first.tolist() if first is not None else None
 
 
 def _columns(mask: int, width: int) -> list[int]:
@@ -273,7 +305,7 @@ def load_rules(path: Path | None = None) -> RuleBook:
     if path is None:
         return _default_rules()
     return parse_rules(
-        yaml.safe_load(path.read_text(encoding="utf-8")), set(load_labels().departments)
+        yamltext.safe_load(path.read_text(encoding="utf-8")), set(load_labels().departments)
     )
 
 
@@ -286,7 +318,7 @@ def _default_rules() -> RuleBook:
         .joinpath("resources/jurisdiction_rules.yaml")
         .read_text(encoding="utf-8")
     )
-    return parse_rules(yaml.safe_load(raw), set(load_labels().departments))
+    return parse_rules(yamltext.safe_load(raw), set(load_labels().departments))
 
 
 @dataclass(frozen=True)
@@ -308,7 +340,7 @@ class PoliceCues:
 
 @cache
 def load_cues() -> PoliceCues:
-    raw = yaml.safe_load(
+    raw = yamltext.safe_load(
         resources.files("router").joinpath("resources/police_cues.yaml").read_text("utf-8")
     )
     patterns = tuple(

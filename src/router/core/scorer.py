@@ -288,12 +288,15 @@ class Scorer:
         for a model saved without its training rows."""
         if self.reference is None or self.reference.shape[0] == 0:
             return None
-        rows = _unit_rows(x[:, : self.word_features])
+        rows = _unit_word_rows(x, self.word_features)
         columns = self._reference_columns(self.reference)
-        best = np.zeros(rows.shape[0])
+        n = x.shape[0]
+        best = np.zeros(n)
         step = max(1, _DENSE_ENTRIES // columns.shape[1])  # rows whose product is made at once
-        for lo in range(0, rows.shape[0], step):
-            part = rows if step >= rows.shape[0] else rows[lo : lo + step]
+        for lo in range(0, n, step):
+            hi = min(n, lo + step)
+            ptr, at = rows[0][lo : hi + 1], rows[0][lo]
+            part = (ptr - at, rows[1][at : ptr[-1]], rows[2][at : ptr[-1]])
             indptr, data = _product(part, columns)
             nz = np.flatnonzero(np.diff(indptr) > 0)
             if nz.size:
@@ -412,7 +415,8 @@ class Scorer:
 
     def proba(self, x: sparse.csr_matrix) -> np.ndarray:
         """Calibrated unit probabilities of TF-IDF rows (one row per text)."""
-        scores = np.asarray(x @ self.weights, dtype=np.float64) + self.intercept
+        scores = _matvecs(x.indptr, x.indices, x.data, self.weights).astype(np.float64)
+        scores += self.intercept
         if self.sigmoid is None:
             scores = np.exp(scores - scores.max(axis=1, keepdims=True))
             return np.asarray(scores / scores.sum(axis=1, keepdims=True))
@@ -430,12 +434,10 @@ class Scorer:
         keep = rows >= 0
         lengths = np.diff(x.indptr)
         owner = np.repeat(np.arange(x.shape[0]), lengths)
-        indptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
+        indptr = np.zeros(x.shape[0] + 1, dtype=rows.dtype)
         np.cumsum(np.bincount(owner[keep], minlength=x.shape[0]), out=indptr[1:])
-        xd = sparse.csr_matrix(
-            (x.data[keep], rows[keep], indptr), shape=(x.shape[0], self.dept_rows.size)
-        )
-        scores = np.asarray(xd @ self.dept_weights, dtype=np.float64) + self.dept_intercept
+        xd = (indptr, rows[keep], x.data[keep])
+        scores = _matvecs(*xd, self.dept_weights).astype(np.float64) + self.dept_intercept
         return np.asarray(1.0 / (1.0 + np.exp(-scores)))
 
     # -- explanations ----------------------------------------------------------------------
@@ -489,19 +491,81 @@ class Scorer:
 _DENSE_ENTRIES = 1 << 22  # at most this many entries (32 MB) of a product at once
 
 
-def _product(a: sparse.csr_matrix, b: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """(indptr, data) of the sparse product ``a @ b``, as scipy computes it.
+Rows = tuple[np.ndarray, np.ndarray, np.ndarray]  # a CSR matrix's indptr, indices and data
+
+
+def _matvecs(
+    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, dense: np.ndarray
+) -> np.ndarray:
+    """``csr @ dense`` (float32) as scipy computes it, with scipy's own kernel but without
+    building the sparse matrix: for one text the constructors cost more than the product."""
+    m, k = indptr.size - 1, dense.shape[1]
+    kernel = getattr(_sparsetools, "csr_matvecs", None) if _sparsetools is not None else None
+    if kernel is None or data.dtype != np.float32 or dense.dtype != np.float32:
+        x = sparse.csr_matrix((data, indices, indptr), shape=(m, dense.shape[0]))
+        return np.asarray(x @ dense)
+    index = np.int64 if max(indptr[-1], dense.shape[0]) >= 2**31 - 1 else np.int32
+    out = np.zeros((m, k), dtype=np.float32)
+    kernel(
+        m,
+        dense.shape[0],
+        k,
+        indptr.astype(index, copy=False),
+        indices.astype(index, copy=False),
+        data,
+        np.ascontiguousarray(dense).ravel(),
+        out.ravel(),
+    )
+    return out
+
+
+def _unit_word_rows(x: sparse.csr_matrix, words: int) -> Rows:
+    """``_unit_rows(x[:, :words])`` as plain arrays, the same numbers in the same order
+    (the scaling product lists each row's columns last first), without the five sparse
+    constructions that cost a single text more than the product with the training rows."""
+    indptr = np.asarray(x.indptr, dtype=np.int64)
+    keep = np.asarray(x.indices) < words
+    data = np.asarray(x.data, dtype=np.float32)[keep]
+    indices = np.asarray(x.indices)[keep]
+    indptr = np.concatenate(([0], np.cumsum(keep, dtype=np.int64)))[indptr]
+    # the norms as x.multiply(x).sum(axis=1): zero squares dropped, then one reduceat
+    square = data * data
+    kept = square != 0
+    sq_ptr = np.concatenate(([0], np.cumsum(kept, dtype=np.int64)))[indptr]
+    norms = np.zeros(indptr.size - 1, dtype=np.float32)
+    filled = np.flatnonzero(np.diff(sq_ptr))
+    if filled.size:
+        norms[filled] = np.add.reduceat(square[kept], sq_ptr[filled])
+    norms = np.sqrt(norms)
+    norms[norms == 0] = 1.0
+    scale = (1.0 / norms).astype(np.float32)
+    lengths = np.diff(indptr)
+    owner = np.repeat(np.arange(lengths.size), lengths)
+    value = scale[owner] * data
+    # each row's entries last first, as scipy's product of diags @ x leaves them
+    order = indptr[owner + 1] - 1 - (np.arange(data.size) - indptr[owner])
+    value, indices = value[order], indices[order]
+    nonzero = value != 0
+    out_ptr = np.concatenate(([0], np.cumsum(nonzero, dtype=np.int64)))[indptr]
+    return out_ptr, indices[nonzero], value[nonzero]
+
+
+def _product(a: Rows, b: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr, data) of the sparse product ``a @ b`` (``a`` as its arrays), as scipy
+    computes it.
 
     The product of a batch with the training rows is nearly dense, so scipy's first pass,
     which only counts its entries to size the output, cost a third of the time: here the
     output is sized for a dense product and scipy's own kernel fills it, the same numbers in
     the same order. Falls back to ``a @ b`` where that kernel is not at hand.
     """
-    m, n = a.shape[0], b.shape[1]
-    small = m * n < 2**31 - 1 and max(a.nnz, b.nnz) < 2**31 - 1
+    a_ptr, a_idx, a_val = a
+    m, n = a_ptr.size - 1, b.shape[1]
+    small = m * n < 2**31 - 1 and max(a_val.size, b.nnz) < 2**31 - 1
     kernel = getattr(_sparsetools, "csr_matmat", None) if _sparsetools is not None else None
-    if not small or kernel is None or a.dtype != np.float32 or b.dtype != np.float32:
-        c = sparse.csr_matrix(a @ b)
+    if not small or kernel is None or a_val.dtype != np.float32 or b.dtype != np.float32:
+        left = sparse.csr_matrix((a_val, a_idx, a_ptr), shape=(m, b.shape[0]))
+        c = sparse.csr_matrix(left @ b)
         return c.indptr, c.data
     i32 = np.int32
     indptr = np.empty(m + 1, dtype=i32)
@@ -510,9 +574,9 @@ def _product(a: sparse.csr_matrix, b: sparse.csr_matrix) -> tuple[np.ndarray, np
     kernel(
         m,
         n,
-        a.indptr.astype(i32, copy=False),
-        a.indices.astype(i32, copy=False),
-        a.data,
+        a_ptr.astype(i32, copy=False),
+        a_idx.astype(i32, copy=False),
+        a_val,
         b.indptr.astype(i32, copy=False),
         b.indices.astype(i32, copy=False),
         b.data,

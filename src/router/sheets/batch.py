@@ -40,7 +40,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,7 +51,7 @@ from router.core.parallel import Progress, paused
 from router.core.routing import Router, route_items
 from router.core.suggestion import Decision, InputError
 from router.sheets.columns import Columns, find_columns
-from router.sheets.guard import Limits, read_isolated
+from router.sheets.guard import Limits, start_isolated
 from router.sheets.read import Table, read_file_bytes, read_table, read_table_bytes
 
 if TYPE_CHECKING:
@@ -207,13 +207,22 @@ def load_input(
     source: Path | str | tuple[bytes, str], options: BatchOptions
 ) -> tuple[Table, Columns]:
     """Read the file and find its columns; raises TableError or ColumnError (Chinese)."""
+    return start_input(source, options)()
+
+
+def start_input(
+    source: Path | str | tuple[bytes, str], options: BatchOptions
+) -> Callable[[], tuple[Table, Columns]]:
+    """:func:`load_input` in two halves: an isolated read's child starts now (a bad size or
+    bounds raise now), and calling what this returns waits for the table and finds its
+    columns, so that a caller can load its model while the child parses the workbook."""
     extra = [v for v in options.overrides.values() if v]
     if options.limits is not None:
         if isinstance(source, tuple):
             data, name = source
         else:
             data, name = read_file_bytes(source, options.max_bytes), Path(source).name
-        table = read_isolated(
+        pending = start_isolated(
             data,
             name,
             options.limits,
@@ -222,7 +231,13 @@ def load_input(
             max_rows=options.max_rows,
             extra_headers=extra,
         )
-    elif isinstance(source, tuple):
+
+        def finish() -> tuple[Table, Columns]:
+            table = pending.result()
+            return table, find_columns(table, options.overrides)
+
+        return finish
+    if isinstance(source, tuple):
         data, name = source
         table = read_table_bytes(
             data,
@@ -240,7 +255,7 @@ def load_input(
             max_rows=options.max_rows,
             extra_headers=extra,
         )
-    return table, find_columns(table, options.overrides)
+    return lambda: (table, find_columns(table, options.overrides))
 
 
 # -- 2. routing ---------------------------------------------------------------------------

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 if TYPE_CHECKING:
+    import pandas as pd
+
     from router.sheets.read import Table
 
 __all__ = [
@@ -179,6 +179,8 @@ def find_columns(
     Raises :class:`ColumnError` when an override names no column, or (``require_text``)
     when neither a title nor a content column can be found.
     """
+    import pandas as pd  # here: the reader's child imports this module without pandas
+
     frame = table if isinstance(table, pd.DataFrame) else table.frame
     letters: dict[str, str] = (
         {} if isinstance(table, pd.DataFrame) else dict(getattr(table, "letters", {}))

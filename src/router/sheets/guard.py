@@ -19,6 +19,8 @@ scan missed, then costs the child, never the server or the command.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import importlib
 import io
 import os
 import pickle
@@ -27,15 +29,16 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from router.sheets.read import _HEADER_SCAN, Table, TableError, read_table_bytes
+from router.sheets.read import _HEADER_SCAN, PlainFrame, Table, TableError, read_table_bytes
 
-__all__ = ["Limits", "check_xlsx_bounds", "read_isolated"]
+__all__ = ["Limits", "PendingRead", "check_xlsx_bounds", "read_isolated", "start_isolated"]
 
 _CHUNK = 1 << 20
 _TAIL = 1024  # longer than any tag the patterns below match
@@ -230,54 +233,77 @@ def read_isolated(data: bytes, name: str, limits: Limits, **kwargs: Any) -> Tabl
     The child is forked by a reading server (:class:`_Readers`), never by this process: the
     service has threads, and a fork of a threaded process may inherit a lock held forever.
     """
+    return start_isolated(data, name, limits, **kwargs).result()
+
+
+def start_isolated(data: bytes, name: str, limits: Limits, **kwargs: Any) -> PendingRead:
+    """:func:`read_isolated` in two halves: the scan and the child's start now, the table
+    from :meth:`PendingRead.result`, so that the caller can load its model meanwhile."""
     if data.startswith(b"PK"):
         check_xlsx_bounds(data, name, limits)
     kwargs.setdefault("max_rows", limits.rows)
     kwargs.setdefault("max_columns", limits.columns)
-    request = pickle.dumps(
-        (data, name, kwargs, limits.memory_bytes, limits.seconds), pickle.HIGHEST_PROTOCOL
-    )
-    deadline = time.monotonic() + limits.seconds
-    try:
-        conn = _READERS.child()
-    except OSError as exc:
-        raise TableError(f"无法启动读取 {name} 的子进程：{exc}", 503) from exc
-    try:
-        with conn:
-            conn.settimeout(limits.seconds)
-            conn.sendall(request)
-            conn.shutdown(socket.SHUT_WR)
-            chunks = []
-            while chunk := conn.recv(_CHUNK):
-                chunks.append(chunk)
-                conn.settimeout(max(deadline - time.monotonic(), 0.001))
-    except TimeoutError:
-        raise TableError(
-            f"{name} 读取超过 {limits.seconds:.0f} 秒仍未完成，已停止。文件可能过于复杂或已损坏；"
-            "请在 Excel 中另存为 .xlsx，或拆分后分别处理。",
-            422,
-        ) from None
-    except OSError:
-        chunks = []  # the child died while we wrote: as below
-    if not chunks:
-        # killed by the allocator (abort) or the kernel: by far most likely a memory bomb
-        raise _memory_error(name, limits)
-    kind, value, status = pickle.loads(b"".join(chunks))  # noqa: S301 - our own child wrote it
-    if kind == "ok":
-        table: Table = value
-        return table
-    if kind == "memory":
-        raise _memory_error(name, limits)
-    raise TableError(value, status)
+    request = (data, name, kwargs, limits.memory_bytes, limits.seconds)
+    return PendingRead(pickle.dumps(request, pickle.HIGHEST_PROTOCOL), name, limits)
+
+
+class PendingRead:
+    """A child process parsing a workbook (:func:`start_isolated`)."""
+
+    def __init__(self, payload: bytes, name: str, limits: Limits) -> None:
+        self.name, self.limits = name, limits
+        self.started = time.monotonic()
+        try:
+            # the request in a file handed over with the socket: nothing here waits for the
+            # child to read it
+            with tempfile.TemporaryFile() as request:
+                request.write(payload)
+                request.flush()
+                self._conn = _READERS.child(request.fileno())
+        except OSError as exc:
+            raise TableError(f"无法启动读取 {name} 的子进程：{exc}", 503) from exc
+
+    def result(self) -> Table:
+        """The table, once the child is done; a TableError when it failed or overran."""
+        name, limits = self.name, self.limits
+        chunks: list[bytes] = []
+        try:
+            with self._conn as conn:
+                while True:
+                    left = limits.seconds - (time.monotonic() - self.started)
+                    conn.settimeout(max(left, 0.001))
+                    chunk = conn.recv(_CHUNK)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise TableError(
+                f"{name} 读取超过 {limits.seconds:.0f} 秒仍未完成，已停止。文件可能过于复杂或已损坏；"
+                "请在 Excel 中另存为 .xlsx，或拆分后分别处理。",
+                422,
+            ) from None
+        except OSError:
+            chunks = []  # the child is gone: as below
+        if not chunks:
+            # killed by the allocator (abort) or the kernel: by far most likely a memory bomb
+            raise _memory_error(name, limits)
+        kind, value, status = pickle.loads(b"".join(chunks))  # noqa: S301 - our own child
+        if kind == "ok":
+            table: Table = value
+            rows: object = table.frame
+            return replace(table, frame=rows.frame()) if isinstance(rows, PlainFrame) else table
+        if kind == "memory":
+            raise _memory_error(name, limits)
+        raise TableError(value, status)
 
 
 class _Readers:
-    """A single-threaded interpreter with the readers imported that forks one child per file.
+    """A single-threaded interpreter that forks one child per file it is handed.
 
-    Started on first use and kept: a fresh interpreter per file would cost about 0.4 s of
-    imports each time. The caller hands it one end of a new socket pair; the child forked
-    for it reads the request from that socket, answers on it and exits. The server stops when
-    the process that started it exits, or when every copy of its end is closed.
+    Started on first use and kept: a fresh interpreter per file costs its start each time.
+    The caller hands it one end of a new socket pair and the request's file; the child forked
+    for them reads the request, answers on the socket and exits. The server stops when the
+    process that started it exits, or when every copy of its end is closed.
     """
 
     def __init__(self) -> None:
@@ -286,8 +312,9 @@ class _Readers:
         self._control: socket.socket | None = None
         self._exit_registered = False
 
-    def child(self) -> socket.socket:
-        """A socket to a newly forked child of the server (started or restarted as needed)."""
+    def child(self, request: int) -> socket.socket:
+        """A socket to a newly forked child of the server (started or restarted as needed)
+        that reads its request from the file descriptor ``request``."""
         ours, theirs = socket.socketpair()
         try:
             with self._lock:
@@ -296,7 +323,7 @@ class _Readers:
                         self._start()
                     assert self._control is not None
                     try:
-                        socket.send_fds(self._control, [b"r"], [theirs.fileno()])
+                        socket.send_fds(self._control, [b"r"], [theirs.fileno(), request])
                         break
                     except OSError:
                         self._stop()
@@ -351,37 +378,41 @@ _SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def _serve(control: socket.socket) -> None:
-    """The reading server's loop: fork a child for every socket handed over, until the end."""
+    """The reading server's loop: fork a child for every request handed over, until the end."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the children
+    for engine in ("python_calamine", "msoffcrypto", "charset_normalizer"):
+        with contextlib.suppress(ImportError):  # imported once here, not in every child
+            importlib.import_module(engine)
     while True:
         try:
-            message, fds, _flags, _address = socket.recv_fds(control, 1, 1)
+            message, fds, _flags, _address = socket.recv_fds(control, 1, 2)
         except OSError:
             return
         if not message:
             return
-        for fd in fds:
+        if len(fds) == 2:
             if os.fork() == 0:
                 control.close()
                 try:
-                    _child(socket.socket(fileno=fd))
+                    _child(socket.socket(fileno=fds[0]), fds[1])
                 finally:
                     os._exit(0)
+        for fd in fds:
             os.close(fd)
 
 
-def _child(conn: socket.socket) -> None:
-    chunks = []
-    while chunk := conn.recv(_CHUNK):
-        chunks.append(chunk)
-    data, name, kwargs, memory, seconds = pickle.loads(b"".join(chunks))  # noqa: S301
+def _child(conn: socket.socket, request: int) -> None:
+    with os.fdopen(request, "rb") as fh:
+        fh.seek(0)
+        data, name, kwargs, memory, seconds = pickle.loads(fh.read())  # noqa: S301
     signal.setitimer(signal.ITIMER_REAL, seconds)  # SIGALRM's default action ends an overrun
     try:
         _limit_memory(memory)
     except (OSError, ValueError):
         pass  # no /proc or no rlimit: the timeouts still hold
     try:
-        reply: tuple[str, Any, int] = ("ok", read_table_bytes(data, name, **kwargs), 200)
+        rows = read_table_bytes(data, name, plain=True, **kwargs)
+        reply: tuple[str, Any, int] = ("ok", rows, 200)
     except TableError as exc:
         reply = ("error", exc.message, exc.status)
     except MemoryError:

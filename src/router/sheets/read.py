@@ -23,13 +23,14 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from xml.etree import ElementTree
-
-import pandas as pd
 
 from router.files import os_reason
 from router.sheets.columns import column_letter, header_key, header_score, role_of
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "EXTENSIONS",
@@ -57,6 +58,26 @@ class TableError(ValueError):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+@dataclass(frozen=True)
+class PlainFrame:
+    """A table's data rows as plain lists: what the isolated reader's child sends back, so
+    that it need not import pandas (a quarter of a second) to make a frame the caller makes."""
+
+    records: list[list[str]]
+    headers: list[str]
+    numbers: list[int]
+
+    def frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(
+            self.records,
+            columns=self.headers,
+            index=pd.Index(self.numbers, name="行号"),
+            dtype=object,
+        )
 
 
 @dataclass(frozen=True)
@@ -144,12 +165,14 @@ def read_table_bytes(
     max_rows: int | None = None,
     extra_headers: Iterable[str] = (),
     max_columns: int | None = None,
+    plain: bool = False,
 ) -> Table:
     """Read a ledger from its bytes; ``name`` is the file name the clerk gave it.
 
     ``sheet`` picks a worksheet by name; otherwise the visible sheet whose header looks most
     like a ledger's is read. ``extra_headers`` are header names an explicit column mapping
-    asks for, so that they count when the header row is looked for.
+    asks for, so that they count when the header row is looked for. ``plain`` (the isolated
+    reader's child) leaves the rows as a :class:`PlainFrame` for the caller to make the frame.
     """
     _check_size(len(data), max_bytes, name)
     ext = Path(name).suffix.lower()
@@ -162,10 +185,10 @@ def read_table_bytes(
     extra = (tuple(extra_headers), max_columns)
     if data.startswith(_OLE):
         _refuse_encrypted(data, name)
-        return _read_excel(data, name, "xls", sheet, max_rows, extra)
+        return _read_excel(data, name, "xls", sheet, max_rows, extra, plain)
     if data.startswith(_ZIP):
         _check_xlsx_zip(data, name)
-        return _read_excel(data, name, "xlsx", sheet, max_rows, extra)
+        return _read_excel(data, name, "xlsx", sheet, max_rows, extra, plain)
     if ext != ".csv":
         raise TableError(
             f"{name} 的扩展名是 {ext}，但内容不是 Excel 工作簿：文件可能已损坏，或是其他类型的文件改了扩展名。"
@@ -173,7 +196,7 @@ def read_table_bytes(
         )
     text, encoding = _decode_csv(data, name)
     rows = _parse_csv(text, name, max_rows)
-    return _build(rows, [], name, "csv", None, max_rows, extra, {}, encoding)
+    return _build(rows, [], name, "csv", None, max_rows, extra, {}, encoding, plain)
 
 
 # -- checks -------------------------------------------------------------------------------
@@ -230,6 +253,7 @@ def _read_excel(
     sheet: str | None,
     max_rows: int | None,
     bounds: tuple[tuple[str, ...], int | None],
+    plain: bool = False,
 ) -> Table:
     import python_calamine as pc
 
@@ -254,8 +278,11 @@ def _read_excel(
             names = visible or [m.name for m in metas]
         best: tuple[int, int, str] | None = None
         scores: dict[str, int] = {}
+        sheets: dict[str, Any] = {}
         for pos, sheet_name in enumerate(names):
-            head = _load_rows(wb, sheet_name, name, nrows=_HEADER_SCAN)
+            head = _load_rows(
+                _sheet(wb, sheets, sheet_name, name), sheet_name, name, nrows=_HEADER_SCAN
+            )
             if not any(_filled(r) for r in head):
                 continue
             score = max((header_score(_cells(r), extra) for r in head), default=0)
@@ -266,8 +293,9 @@ def _read_excel(
             raise TableError(f"{name} 是空的：工作表中没有任何内容。")
         chosen = best[2]
         others = tuple(n for n, sc in scores.items() if n != chosen and sc > 0)
-        rows = _load_rows(wb, chosen, name)
-        merges = wb.get_sheet_by_name(chosen).merged_cell_ranges or []
+        chosen_sheet = _sheet(wb, sheets, chosen, name)
+        rows = _load_rows(chosen_sheet, chosen, name)
+        merges = chosen_sheet.merged_cell_ranges or []
     shown: dict[tuple[int, int], str] = {}
     flags = _xlsx_cell_flags(data, chosen, shown) if kind == "xlsx" else {}
     for (r, c), text in shown.items():  # never blank a cell the file holds something in
@@ -276,15 +304,28 @@ def _read_excel(
                 rows[r] = [*rows[r], *[None] * (c + 1 - len(rows[r]))]
             if _text(rows[r][c]).strip() == "":
                 rows[r][c] = text
-    table = _build(rows, merges, name, kind, chosen, max_rows, bounds, flags, None)
+    table = _build(rows, merges, name, kind, chosen, max_rows, bounds, flags, None, plain)
     return replace(table, other_sheets=others) if others else table
 
 
-def _load_rows(wb: Any, sheet_name: str, name: str, nrows: int | None = None) -> list[list[_Cell]]:
+def _sheet(wb: Any, sheets: dict[str, Any], sheet_name: str, name: str) -> Any:
+    """The worksheet, parsed once: calamine parses the whole sheet on every
+    ``get_sheet_by_name``, which the header scan, the rows and the merges each asked for."""
+    if sheet_name not in sheets:
+        try:
+            sheets[sheet_name] = wb.get_sheet_by_name(sheet_name)
+        except Exception as exc:  # noqa: BLE001
+            raise TableError(
+                f"{name} 的工作表“{sheet_name}”已损坏，无法读取（{_short(exc)}）。"
+            ) from exc
+    return sheets[sheet_name]
+
+
+def _load_rows(
+    sheet: Any, sheet_name: str, name: str, nrows: int | None = None
+) -> list[list[_Cell]]:
     try:
-        rows: list[list[_Cell]] = wb.get_sheet_by_name(sheet_name).to_python(
-            skip_empty_area=False, nrows=nrows
-        )
+        rows: list[list[_Cell]] = sheet.to_python(skip_empty_area=False, nrows=nrows)
     except Exception as exc:  # noqa: BLE001
         raise TableError(
             f"{name} 的工作表“{sheet_name}”已损坏，无法读取（{_short(exc)}）。"
@@ -570,6 +611,7 @@ def _build(
     bounds: tuple[tuple[str, ...], int | None],
     flags: dict[tuple[int, int], str],
     encoding: str | None,
+    plain: bool = False,
 ) -> Table:
     extra, max_columns = bounds
     width = max((len(r) for r in raw), default=0)
@@ -621,9 +663,8 @@ def _build(
         del records[-len(footer) :], numbers[-len(footer) :]
     if not records:
         raise TableError(f"{name} 只有表头，没有数据行。")
-    frame = pd.DataFrame(
-        records, columns=headers, index=pd.Index(numbers, name="行号"), dtype=object
-    )
+    rows = PlainFrame(records, headers, numbers)
+    frame = cast("pd.DataFrame", rows) if plain else rows.frame()
     bad = {
         (r + 1, headers[keep.index(c)]): why
         for (r, c), why in flags.items()
