@@ -201,12 +201,12 @@ def _bad_row_workbook() -> bytes:
 
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_cli_register_reports_the_bad_row_and_keeps_the_good(
-    request: pytest.FixtureRequest, trained_home: Path, tmp_path: Path, db: str
+    request: pytest.FixtureRequest, small_trained_home: Path, tmp_path: Path, db: str
 ) -> None:
     url = request.getfixturevalue(f"{db}_url")
     src = tmp_path / "in.xlsx"
     src.write_bytes(_bad_row_workbook())
-    env = {**os.environ, "ROUTER_HOME": str(trained_home), "ROUTER_DATABASE_URL": url}
+    env = {**os.environ, "ROUTER_HOME": str(small_trained_home), "ROUTER_DATABASE_URL": url}
     args = [sys.executable, "-m", "router.cli", "batch", str(src), "-o", str(tmp_path / "o.xlsx")]
     done = subprocess.run(
         [*args, "--register", "--session", "十七届三次"],
@@ -222,7 +222,7 @@ def test_cli_register_reports_the_bad_row_and_keeps_the_good(
 
 
 def test_cli_register_with_the_database_down_is_one_sentence(
-    trained_home: Path, tmp_path: Path
+    small_trained_home: Path, tmp_path: Path
 ) -> None:
     src = tmp_path / "in.xlsx"
     src.write_bytes(_bad_row_workbook())
@@ -234,7 +234,7 @@ def test_cli_register_with_the_database_down_is_one_sentence(
         text=True,
         env={
             **os.environ,
-            "ROUTER_HOME": str(trained_home),
+            "ROUTER_HOME": str(small_trained_home),
             "ROUTER_DATABASE_URL": "postgresql+psycopg://router@127.0.0.1:1/router",
         },
         timeout=180,

@@ -84,7 +84,7 @@ def test_rare_gb18030_characters_decode() -> None:
     assert plain.encoding == "GBK"
 
 
-def test_route_jsonl_answers_a_bad_line_and_routes_the_rest(trained_home: Path) -> None:
+def test_route_jsonl_answers_a_bad_line_and_routes_the_rest(small_trained_home: Path) -> None:
     good = json.dumps({"content": "建议交警增设信号灯"}, ensure_ascii=False).encode()
     lines = [good] * 50 + [
         b'{"content": "\\ud800"}',
@@ -96,7 +96,7 @@ def test_route_jsonl_answers_a_bad_line_and_routes_the_rest(trained_home: Path) 
         [sys.executable, "-m", "router.cli", "route", "--jsonl"],
         input=b"\n".join(lines) + b"\n",
         capture_output=True,
-        env={**os.environ, "ROUTER_HOME": str(trained_home)},
+        env={**os.environ, "ROUTER_HOME": str(small_trained_home)},
         timeout=120,
     )
     assert done.returncode == 0, done.stderr.decode()[-2000:]

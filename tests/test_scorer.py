@@ -151,7 +151,7 @@ def test_unsupported_pipelines_are_refused(corpus: pd.DataFrame) -> None:
         scorer_from_fitted(pipe)
 
 
-def test_serving_imports_neither_scikit_learn_nor_pandas(trained_home: Path) -> None:
+def test_serving_imports_neither_scikit_learn_nor_pandas(small_trained_home: Path) -> None:
     code = (
         "import sys\n"
         "import router.api.app\n"
@@ -163,7 +163,7 @@ def test_serving_imports_neither_scikit_learn_nor_pandas(trained_home: Path) -> 
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
-        env={**os.environ, "ROUTER_HOME": str(trained_home)},
+        env={**os.environ, "ROUTER_HOME": str(small_trained_home)},
         capture_output=True,
         text=True,
         timeout=120,

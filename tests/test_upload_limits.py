@@ -205,14 +205,14 @@ def test_upload_of_the_far_cell_is_a_413_and_the_server_keeps_serving(
     assert client.post(f"{API}/route", json={"content": "建议交警增设信号灯"}).status_code == 200
 
 
-def test_cli_batch_on_the_far_cell_exits_2(tmp_path: Path, trained_home: Path) -> None:
+def test_cli_batch_on_the_far_cell_exits_2(tmp_path: Path, small_trained_home: Path) -> None:
     path = tmp_path / "far.xlsx"
     path.write_bytes(FAR_UNDECLARED)
     done = subprocess.run(
         [sys.executable, "-m", "router.cli", "batch", str(path), "-o", str(tmp_path / "o.xlsx")],
         capture_output=True,
         text=True,
-        env={**os.environ, "ROUTER_HOME": str(trained_home)},
+        env={**os.environ, "ROUTER_HOME": str(small_trained_home)},
         timeout=120,
     )
     assert done.returncode == 2, done.stderr
