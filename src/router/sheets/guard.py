@@ -277,13 +277,11 @@ class PendingRead:
                         break
                     chunks.append(chunk)
         except TimeoutError:
-            raise TableError(
-                f"{name} 读取超过 {limits.seconds:.0f} 秒仍未完成，已停止。文件可能过于复杂或已损坏；"
-                "请在 Excel 中另存为 .xlsx，或拆分后分别处理。",
-                422,
-            ) from None
+            raise _overrun(name, limits) from None
         except OSError:
             chunks = []  # the child is gone: as below
+        if not chunks and time.monotonic() - self.started >= limits.seconds:
+            raise _overrun(name, limits)  # its own alarm ended it just before we gave up
         if not chunks:
             # killed by the allocator (abort) or the kernel: by far most likely a memory bomb
             raise _memory_error(name, limits)
@@ -295,6 +293,14 @@ class PendingRead:
         if kind == "memory":
             raise _memory_error(name, limits)
         raise TableError(value, status)
+
+
+def _overrun(name: str, limits: Limits) -> TableError:
+    return TableError(
+        f"{name} 读取超过 {limits.seconds:.0f} 秒仍未完成，已停止。文件可能过于复杂或已损坏；"
+        "请在 Excel 中另存为 .xlsx，或拆分后分别处理。",
+        422,
+    )
 
 
 class _Readers:
@@ -405,7 +411,9 @@ def _child(conn: socket.socket, request: int) -> None:
     with os.fdopen(request, "rb") as fh:
         fh.seek(0)
         data, name, kwargs, memory, seconds = pickle.loads(fh.read())  # noqa: S301
-    signal.setitimer(signal.ITIMER_REAL, seconds)  # SIGALRM's default action ends an overrun
+    # SIGALRM's default action ends an overrun the caller stopped waiting for (it gives up
+    # first, and answers the clerk)
+    signal.setitimer(signal.ITIMER_REAL, seconds + 2)
     try:
         _limit_memory(memory)
     except (OSError, ValueError):
