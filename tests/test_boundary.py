@@ -199,6 +199,7 @@ def _bad_row_workbook() -> bytes:
     )
 
 
+@pytest.mark.slow  # runs the command as a fresh process
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_cli_register_reports_the_bad_row_and_keeps_the_good(
     request: pytest.FixtureRequest, small_trained_home: Path, tmp_path: Path, db: str
@@ -221,6 +222,7 @@ def test_cli_register_reports_the_bad_row_and_keeps_the_good(
     assert "第 6 行" in done.stdout and "编号" in done.stdout
 
 
+@pytest.mark.slow  # runs the command as a fresh process
 def test_cli_register_with_the_database_down_is_one_sentence(
     small_trained_home: Path, tmp_path: Path
 ) -> None:

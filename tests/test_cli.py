@@ -101,6 +101,7 @@ def test_models_list_marks_the_serving_version(env: dict[str, str]) -> None:
     assert "✔" in result.output
 
 
+@pytest.mark.slow  # runs the command as a fresh process
 def test_jsonl_on_both_cores_matches_one_core_line_for_line(
     env: dict[str, str], corpus: object, router: object
 ) -> None:

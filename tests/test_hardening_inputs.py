@@ -84,6 +84,7 @@ def test_rare_gb18030_characters_decode() -> None:
     assert plain.encoding == "GBK"
 
 
+@pytest.mark.slow  # runs the command as a fresh process
 def test_route_jsonl_answers_a_bad_line_and_routes_the_rest(small_trained_home: Path) -> None:
     good = json.dumps({"content": "建议交警增设信号灯"}, ensure_ascii=False).encode()
     lines = [good] * 50 + [

@@ -62,6 +62,7 @@ def _serve(home: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # runs the command as a fresh process
 def test_serve_with_the_database_down_says_so_and_exits_1(small_trained_home: Path) -> None:
     done = _serve(
         small_trained_home,
@@ -79,6 +80,7 @@ def _copy_home(small_trained_home: Path, tmp_path: Path) -> Path:
     return home
 
 
+@pytest.mark.slow  # runs the command as a fresh process
 def test_serve_with_a_broken_model_says_so_and_exits_1(
     small_trained_home: Path, tmp_path: Path
 ) -> None:
@@ -92,17 +94,32 @@ def test_serve_with_a_broken_model_says_so_and_exits_1(
     assert "Traceback" not in done.stderr and "无法加载模型" in done.stderr
 
 
-@pytest.mark.parametrize("damage", ["{not json", "[1, 2]", '{"config": 3}', "\udcff"])
-def test_a_damaged_metadata_file_is_refused_with_a_message_everywhere(
-    small_trained_home: Path, tmp_path: Path, damage: str
-) -> None:
+DAMAGES = ["{not json", "[1, 2]", '{"config": 3}', "\udcff"]
+
+
+def _damaged(small_trained_home: Path, tmp_path: Path, damage: str) -> tuple[Path, str]:
     home = _copy_home(small_trained_home, tmp_path)
-    registry = Registry(home / "models")
-    version = registry.current()
+    version = Registry(home / "models").current()
     assert version is not None
     (home / "models" / version / METADATA).write_bytes(damage.encode("utf-8", "surrogateescape"))
+    return home, version
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_metadata_file_is_refused_on_load(
+    small_trained_home: Path, tmp_path: Path, damage: str
+) -> None:
+    home, version = _damaged(small_trained_home, tmp_path, damage)
     with pytest.raises(RegistryError, match="拒绝"):
-        registry.load(version)
+        Registry(home / "models").load(version)
+
+
+@pytest.mark.slow  # runs the command as a fresh process
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_metadata_file_is_refused_by_the_command(
+    small_trained_home: Path, tmp_path: Path, damage: str
+) -> None:
+    home, version = _damaged(small_trained_home, tmp_path, damage)
     done = subprocess.run(
         [sys.executable, "-m", "router.cli", "models", "promote", version],
         capture_output=True,

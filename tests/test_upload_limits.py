@@ -205,6 +205,7 @@ def test_upload_of_the_far_cell_is_a_413_and_the_server_keeps_serving(
     assert client.post(f"{API}/route", json={"content": "建议交警增设信号灯"}).status_code == 200
 
 
+@pytest.mark.slow  # runs the command as a fresh process
 def test_cli_batch_on_the_far_cell_exits_2(tmp_path: Path, small_trained_home: Path) -> None:
     path = tmp_path / "far.xlsx"
     path.write_bytes(FAR_UNDECLARED)
