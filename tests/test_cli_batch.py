@@ -180,3 +180,17 @@ def test_register_twice_registers_once(env: dict[str, str], ledger: Path, work: 
         if r[0]
     }
     assert stats["登记届次"] == "十七届三次" and stats["台账中已有（未重复登记）"] == len(PROPOSALS)
+
+
+def test_the_summary_shows_five_rows_and_counts_the_rest() -> None:
+    from types import SimpleNamespace
+
+    from router.cli.batch import _first_rows
+    from router.cli.output import out
+
+    rows = [SimpleNamespace(row=i + 2, number=f"A{i}", reason="缺少内容") for i in range(7)]
+    with out.capture() as captured:
+        _first_rows(rows, "未登记", "行未登记")
+    text = captured.get()
+    assert text.count("未登记 第") == 5 and "第 6 行 A4：缺少内容" in text
+    assert "第 7 行" not in text and "……另有 2 行未登记，见“问题行”工作表。" in text

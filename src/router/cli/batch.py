@@ -188,10 +188,7 @@ def _print_batch_summary(result: Any, output: Path, seconds: float) -> None:
     out.print(
         f"并案 {s['groups']} 组（其中重复件 {s['duplicate_rows']} 行）；跳过空行 {s['blank_rows_skipped']} 行；模型版本 {s['model_version']}。"
     )
-    for p in result.problems[:5]:
-        out.print(f"  [yellow]问题行[/] 第 {p.row} 行 {p.number}：{p.reason}")
-    if len(result.problems) > 5:
-        out.print(f"  ……另有 {len(result.problems) - 5} 行，见“问题行”工作表。")
+    _first_rows(result.problems, "问题行", "行")
     if result.table.other_sheets:
         out.print(f"[bold yellow]注意：[/]{result.table.other_sheets_note()}")
     if result.replaced_columns:
@@ -201,10 +198,7 @@ def _print_batch_summary(result: Any, output: Path, seconds: float) -> None:
         out.print(
             f"已登记到台账（届次“{reg.session}”）：新登记 {reg.created} 件，已在台账中 {reg.existing} 件，未登记 {len(reg.problems)} 件。"
         )
-        for p in reg.problems[:5]:
-            out.print(f"  [yellow]未登记[/] 第 {p.row} 行 {p.number}：{p.reason}")
-        if len(reg.problems) > 5:
-            out.print(f"  ……另有 {len(reg.problems) - 5} 行未登记，见“问题行”工作表。")
+        _first_rows(reg.problems, "未登记", "行未登记")
     if output.suffix.lower() == ".csv":
         out.print("[dim]CSV 只含一览表；统计、问题行和并案请输出为 .xlsx。[/]")
     t = result.seconds
@@ -212,6 +206,14 @@ def _print_batch_summary(result: Any, output: Path, seconds: float) -> None:
         f"[dim]读取 {t.get('read', 0):.1f} 秒，分办 {t.get('route', 0):.1f} 秒，并案 {t.get('group', 0):.1f} 秒，写出 {t.get('write', 0):.1f} 秒。[/]"
     )
     out.print(f"已写入 {output}")
+
+
+def _first_rows(problems: Any, tag: str, rest: str) -> None:
+    """The first five of some rows with their reasons, and how many more the sheet lists."""
+    for p in problems[:5]:
+        out.print(f"  [yellow]{tag}[/] 第 {p.row} 行 {p.number}：{p.reason}")
+    if len(problems) > 5:
+        out.print(f"  ……另有 {len(problems) - 5} {rest}，见“问题行”工作表。")
 
 
 def _model_meanwhile(settings: Any) -> Any:

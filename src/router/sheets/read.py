@@ -315,9 +315,7 @@ def _sheet(wb: Any, sheets: dict[str, Any], sheet_name: str, name: str) -> Any:
         try:
             sheets[sheet_name] = wb.get_sheet_by_name(sheet_name)
         except Exception as exc:  # noqa: BLE001
-            raise TableError(
-                f"{name} 的工作表“{sheet_name}”已损坏，无法读取（{_short(exc)}）。"
-            ) from exc
+            raise _damaged_sheet(name, sheet_name, exc) from exc
     return sheets[sheet_name]
 
 
@@ -327,10 +325,12 @@ def _load_rows(
     try:
         rows: list[list[_Cell]] = sheet.to_python(skip_empty_area=False, nrows=nrows)
     except Exception as exc:  # noqa: BLE001
-        raise TableError(
-            f"{name} 的工作表“{sheet_name}”已损坏，无法读取（{_short(exc)}）。"
-        ) from exc
+        raise _damaged_sheet(name, sheet_name, exc) from exc
     return rows
+
+
+def _damaged_sheet(name: str, sheet_name: str, exc: BaseException) -> TableError:
+    return TableError(f"{name} 的工作表“{sheet_name}”已损坏，无法读取（{_short(exc)}）。")
 
 
 def _short(exc: BaseException) -> str:
