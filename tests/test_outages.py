@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -165,15 +166,21 @@ def _admin(settings: Settings) -> dict[str, str]:
     return make_account(settings.db_url, "管理员甲", "管理员")
 
 
-def _version_after(client: AppClient, want: str, seconds: float = 15.0) -> str:
+def _route_until(client: AppClient, done: Callable[[str], bool], seconds: float = 15.0) -> str:
+    """Route (requests set the watcher going) until ``done`` holds for the version that
+    answered, or ``seconds`` pass; the last version that answered."""
     deadline = time.monotonic() + seconds
     got = ""
     while time.monotonic() < deadline:
         got = client.post(f"{API}/route", json=TEXT).json()["model_version"]
-        if got == want:
+        if done(got):
             return got
         time.sleep(0.1)
     return got
+
+
+def _version_after(client: AppClient, want: str, seconds: float = 15.0) -> str:
+    return _route_until(client, lambda got: got == want, seconds)
 
 
 def test_every_worker_follows_a_reload(
@@ -206,10 +213,7 @@ def test_a_repaired_version_is_retried(
         Registry(settings.models_path).promote(new)
         artifact.write_bytes(good[:-10])  # damaged after its promotion
         holder = client.app.state.router_holder
-        deadline = time.monotonic() + 15
-        while holder._failed is None and time.monotonic() < deadline:
-            client.post(f"{API}/route", json=TEXT)  # requests set the watcher going
-            time.sleep(0.05)
+        _route_until(client, lambda _got: holder._failed is not None)
         assert holder._failed is not None and holder._failed[0] == new  # tried and failed
         assert client.post(f"{API}/route", json=TEXT).json()["model_version"] == old
         time.sleep(0.05)

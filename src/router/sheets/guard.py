@@ -367,9 +367,10 @@ class _Readers:
             self._exit_registered = True
 
     def _stop(self) -> None:
-        """Close our end and stop the server (it keeps no state; children already forked
-        finish their file). Killed, not waited for: workers forked from this process since it
-        started hold copies of our end, so it would not see the end until they exit."""
+        """Close our end and kill the server (it keeps no state; children already forked
+        finish their file). Killed rather than left to see the end: workers forked from this
+        process since it started hold copies of our end, so it would not see it until they
+        exit."""
         if self._control is not None:
             self._control.close()
             self._control = None
